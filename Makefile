@@ -1,0 +1,35 @@
+# lbm-model: two set-up commands on a fresh clone: `make demo` and `make test`.
+SHELL := /bin/bash
+export UV_PYTHON_DOWNLOADS := never
+UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
+VENV := .venv
+PY := $(VENV)/bin/python
+WORLD := data/world-small-seed0
+EXPORT := exports/ordinal_logit
+
+.PHONY: install demo test bench clean
+
+$(VENV)/.installed: pyproject.toml uv.lock
+	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
+	$(UV) sync --frozen --python python3.11
+	@touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	$(VENV)/bin/lbm-experiment
+	$(VENV)/bin/lbm score --model $(EXPORT) --cells $(WORLD)/cells.parquet --out $(EXPORT)/scores.parquet --aggregate buurt,wijk,gemeente
+	$(VENV)/bin/lbm verify $(EXPORT)
+	@echo
+	@echo "Frozen model : $(EXPORT)/model.json"
+	@echo "Cell scores  : $(EXPORT)/scores.parquet (areas: $(EXPORT)/scores_{buurt,wijk,gemeente}.parquet)"
+	@echo "MLflow UI    : $(VENV)/bin/mlflow ui --backend-store-uri sqlite:///mlruns.db  (then open http://127.0.0.1:5000)"
+
+test: install
+	$(PY) -m pytest -q
+
+bench: install
+	$(PY) benchmarks/run_benchmarks.py --out BENCHMARKS.md
+
+clean:
+	rm -rf exports runs data/world-* mlruns.db mlartifacts

@@ -1,0 +1,98 @@
+"""From validated tables to the estimation design: transforms, standardisation, joins, controls."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from lbm_model.catalog import Indicator
+from lbm_model.transforms import Standardisation, fit_standardisation, transform_values
+
+
+def fit_standardisations(cells: pd.DataFrame, indicators: tuple[Indicator, ...] | list[Indicator]) -> dict[str, Standardisation]:
+    """Standardisation constants of each transformed indicator over all cell-year rows."""
+    constants = {}
+    for ind in indicators:
+        try:
+            constants[ind.name] = fit_standardisation(transform_values(cells[ind.name].to_numpy(), ind.transform))
+        except ValueError as exc:
+            from lbm_model.errors import ContractError
+
+            raise ContractError(f"cells: column '{ind.name}': {exc}; expected an indicator that varies across cells.") from None
+    return constants
+
+
+def standardised_indicators(cells: pd.DataFrame, indicators: tuple[Indicator, ...] | list[Indicator],
+                            constants: dict[str, Standardisation]) -> pd.DataFrame:
+    """Transformed and standardised indicator values, one column per indicator, cells' index."""
+    data = {ind.name: constants[ind.name].apply(transform_values(cells[ind.name].to_numpy(), ind.transform))
+            for ind in indicators}
+    return pd.DataFrame(data, index=cells.index)
+
+
+def training_ranges(cells: pd.DataFrame, indicators: tuple[Indicator, ...] | list[Indicator]) -> dict[str, tuple[float, float]]:
+    """Raw minimum and maximum of each indicator in the training cells."""
+    return {ind.name: (float(cells[ind.name].min()), float(cells[ind.name].max())) for ind in indicators}
+
+
+def locate_respondents(survey: pd.DataFrame, cells: pd.DataFrame) -> np.ndarray:
+    """Row position in ``cells`` of each respondent's (cell_id, year)."""
+    position = pd.Series(np.arange(len(cells)), index=pd.MultiIndex.from_frame(cells[["cell_id", "year"]]))
+    return position.loc[pd.MultiIndex.from_frame(survey[["cell_id", "year"]])].to_numpy()
+
+
+def control_design(survey: pd.DataFrame, controls: tuple[str, ...] | list[str]) -> pd.DataFrame:
+    """Respondent controls for estimation: numeric as they are, categorical dummy-coded.
+
+    The reference level of a categorical control is its alphabetically first level, so the
+    coding does not depend on row order.
+    """
+    parts = []
+    for control in controls:
+        column = survey[control]
+        if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
+            parts.append(column.astype(float).rename(control).reset_index(drop=True))
+            continue
+        levels = sorted(column.astype(str).unique())
+        codes = column.astype(str).to_numpy()
+        for level in levels[1:]:
+            parts.append(pd.Series((codes == level).astype(float), name=f"{control}[{level}]"))
+    if not parts:
+        return pd.DataFrame(index=range(len(survey)))
+    return pd.concat(parts, axis=1)
+
+
+@dataclass(frozen=True)
+class EstimationData:
+    """Everything an estimator needs, one row per respondent."""
+
+    indicators: pd.DataFrame       # standardised indicators at the respondent's cell
+    controls: pd.DataFrame         # respondent controls (and optional adjustment columns)
+    response: np.ndarray           # 1..5
+    weight: np.ndarray             # survey weights
+    cluster: np.ndarray            # buurt code per respondent, for clustered standard errors
+    cell_position: np.ndarray      # row in the cells table
+
+
+def estimation_data(survey: pd.DataFrame, cells: pd.DataFrame, standardised: pd.DataFrame,
+                    controls: tuple[str, ...] | list[str], adjust: pd.DataFrame | None = None) -> EstimationData:
+    """Join respondents to their cells' standardised indicators and build the controls.
+
+    ``adjust`` holds extra cell-level columns (for example composition columns in a proxy
+    audit) that enter the estimation as controls but never the score.
+    """
+    position = locate_respondents(survey, cells)
+    control_frame = control_design(survey, controls)
+    if adjust is not None:
+        control_frame = pd.concat([control_frame, adjust.iloc[position].reset_index(drop=True)], axis=1)
+    weight = survey["weight"].to_numpy(float) if "weight" in survey.columns else np.ones(len(survey))
+    return EstimationData(
+        indicators=standardised.iloc[position].reset_index(drop=True),
+        controls=control_frame,
+        response=survey["response"].to_numpy(np.int64),
+        weight=weight,
+        cluster=cells["buurt_code"].to_numpy()[position],
+        cell_position=position,
+    )

@@ -1,0 +1,139 @@
+"""The frozen scoring model: a pickle-free, language-neutral, verifiable JSON manifest.
+
+Layout of model.json (see docs/frozen-model.md)::
+
+    {"format": "lbm-frozen-model", "format_version": 1,
+     "content": {...everything that determines scores...},
+     "content_sha256": sha256 of the canonical JSON of content,
+     "provenance": {...run id, timestamp: recorded, not part of content...},
+     "seal_sha256": sha256 of canonical content + canonical provenance}
+
+The file itself is the canonical serialisation of that document, so a change to any byte,
+a truncation or an edit of provenance is refused on load. Loading parses JSON only and
+never executes code. Imports nothing from estimators, checks or tracking.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from lbm_model.atomic import write_bytes_atomic
+from lbm_model.classes import CLASS_LABELS, N_CLASSES
+from lbm_model.dimensions import DIMENSION_KEYS, TRANSFORMS
+from lbm_model.errors import FrozenModelError
+
+FORMAT = "lbm-frozen-model"
+FORMAT_VERSION = 1
+MODEL_FILE = "model.json"
+INDICATOR_FIELDS = ("name", "dimension", "description", "transform", "mean", "sd", "train_min", "train_max",
+                    "weight", "native_weight", "standard_error", "expected_sign")
+
+
+def canonical_json(value: Any) -> str:
+    """Deterministic JSON: sorted keys, no NaN, shortest round-trip floats."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def sha256_text(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def seal(content: dict, provenance: dict) -> dict:
+    """The full document with both hashes."""
+    content_json = canonical_json(content)
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "content": content,
+        "content_sha256": sha256_text(content_json),
+        "provenance": provenance,
+        "seal_sha256": sha256_text(content_json + canonical_json(provenance)),
+    }
+
+
+def document_bytes(document: dict) -> bytes:
+    """The one byte layout of a document: indented for reviewers, keys sorted, final newline."""
+    return (json.dumps(document, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False) + "\n").encode("utf-8")
+
+
+def write_frozen_model(directory: str | Path, content: dict, provenance: dict) -> Path:
+    """Validate ``content``, seal it and write ``directory/model.json`` atomically."""
+    validate_content(content, "content to freeze")
+    return write_bytes_atomic(Path(directory) / MODEL_FILE, document_bytes(seal(content, provenance)))
+
+
+def read_frozen_model(path: str | Path) -> dict:
+    """Read and verify a frozen model (a model.json or the directory holding it); returns the document."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / MODEL_FILE
+    if not path.is_file():
+        raise FrozenModelError(f"{path}: frozen model not found.")
+    raw = path.read_bytes()
+    try:
+        document = json.loads(raw.decode("utf-8"), parse_constant=_refuse_constant)
+    except (UnicodeDecodeError, json.JSONDecodeError, ValueError) as exc:
+        raise FrozenModelError(f"{path}: not a valid frozen model: the JSON does not parse ({exc}); "
+                               "the file is truncated or corrupted.") from None
+    if not isinstance(document, dict) or document.get("format") != FORMAT:
+        raise FrozenModelError(f"{path}: not an lbm frozen model (expected \"format\": \"{FORMAT}\").")
+    if document.get("format_version") != FORMAT_VERSION:
+        raise FrozenModelError(f"{path}: format_version {document.get('format_version')!r} is not supported "
+                               f"(this code reads version {FORMAT_VERSION}).")
+    for key in ("content", "provenance"):
+        if not isinstance(document.get(key), dict):
+            raise FrozenModelError(f"{path}: field '{key}' is missing or not an object.")
+    expected = seal(document["content"], document["provenance"])
+    for key in ("content_sha256", "seal_sha256"):
+        if document.get(key) != expected[key]:
+            raise FrozenModelError(f"{path}: verification failed: {key} is {document.get(key)!r} but the file's "
+                                   f"content hashes to {expected[key]!r}; the model was modified after freezing.")
+    if raw != document_bytes(expected):
+        raise FrozenModelError(f"{path}: verification failed: the file is not byte-for-byte the canonical "
+                               "serialisation of its content; it was edited after freezing.")
+    validate_content(document["content"], str(path))
+    return document
+
+
+def _refuse_constant(name: str) -> float:
+    raise ValueError(f"non-finite number {name}")
+
+
+def validate_content(content: dict, where: str) -> None:
+    """Structural checks on the content of a frozen model."""
+    def fail(msg: str) -> None:
+        raise FrozenModelError(f"{where}: invalid frozen model: {msg}.")
+
+    indicators = content.get("indicators")
+    if not isinstance(indicators, list) or not indicators:
+        fail("'indicators' must be a non-empty list")
+    names = set()
+    for entry in indicators:
+        if not isinstance(entry, dict) or any(f not in entry for f in INDICATOR_FIELDS):
+            fail(f"every indicator needs the fields {', '.join(INDICATOR_FIELDS)}")
+        if entry["name"] in names:
+            fail(f"indicator {entry['name']!r} appears twice")
+        names.add(entry["name"])
+        if entry["dimension"] not in DIMENSION_KEYS or entry["transform"] not in TRANSFORMS:
+            fail(f"indicator {entry['name']!r} has an unknown dimension or transform")
+        for field in ("mean", "sd", "weight", "train_min", "train_max"):
+            if not _finite(entry[field]):
+                fail(f"indicator {entry['name']!r}: {field} must be a finite number")
+        if entry["sd"] <= 0:
+            fail(f"indicator {entry['name']!r}: sd must be positive")
+    classes = content.get("classes", {})
+    thresholds, labels = classes.get("thresholds"), classes.get("labels")
+    if not isinstance(thresholds, list) or len(thresholds) != N_CLASSES - 1 or not all(map(_finite, thresholds)):
+        fail(f"'classes.thresholds' must be {N_CLASSES - 1} finite numbers")
+    if any(b <= a for a, b in zip(thresholds, thresholds[1:])):
+        fail("'classes.thresholds' must increase")
+    if labels != list(CLASS_LABELS):
+        fail("'classes.labels' must be the nine published class labels")
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)

@@ -1,0 +1,56 @@
+"""Load and validate one set of inputs (cells, survey, catalog), with a fingerprint of each file."""
+
+from __future__ import annotations
+
+import hashlib
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from lbm_model.catalog import Catalog
+from lbm_model.contract import load_catalog, read_table, validate_cells, validate_survey
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """Validated inputs and where they came from."""
+
+    cells: pd.DataFrame
+    survey: pd.DataFrame
+    catalog: Catalog
+    paths: dict[str, str]
+    sha256: dict[str, str]
+
+    @property
+    def fingerprint(self) -> str:
+        """One sha256 over the three input files' hashes (order fixed)."""
+        joined = "".join(f"{k}:{self.sha256[k]};" for k in ("catalog", "cells", "survey"))
+        return hashlib.sha256(joined.encode()).hexdigest()
+
+
+def file_sha256(path: str | Path, chunk: int = 1 << 22) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def load_inputs(cells_path: str | Path, survey_path: str | Path, catalog_path: str | Path) -> Inputs:
+    """Read and validate all three inputs; raises ContractError on the first violation."""
+    paths = {"cells": str(cells_path), "survey": str(survey_path), "catalog": str(catalog_path)}
+    catalog = load_catalog(catalog_path)
+    cells = validate_cells(read_table(cells_path), catalog, str(cells_path))
+    survey = validate_survey(read_table(survey_path), cells, catalog, str(survey_path))
+    return Inputs(cells=cells, survey=survey, catalog=catalog, paths=paths,
+                  sha256={k: file_sha256(v) for k, v in paths.items()})
+
+
+def capture_warnings(func, *args, **kwargs):
+    """Run ``func`` and return (result, list of warning messages)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = func(*args, **kwargs)
+    return result, [str(w.message) for w in caught]

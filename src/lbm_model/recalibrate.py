@@ -1,0 +1,138 @@
+"""The re-estimation spine without configuration machinery: design, fit, class thresholds, frozen content.
+
+``experiment.py`` resolves the Hydra config and calls these functions with plain objects.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from lbm_model import __version__
+from lbm_model.catalog import Indicator
+from lbm_model.classes import CLASS_LABELS, ThresholdRule, assign_classes, class_shares, fix_thresholds
+from lbm_model.dimensions import DIMENSIONS
+from lbm_model.errors import ContractError, LbmError
+from lbm_model.features import estimation_data, fit_standardisations, standardised_indicators, training_ranges
+from lbm_model.inputs import Inputs
+from lbm_model.transforms import Standardisation
+
+SCORE_SCALE = ("judgement points: deviation of the expected 1..5 judgement of the living environment from its level "
+               "at the standardisation reference (all training cell-years); score = sum of the five dimension scores")
+
+
+@dataclass
+class FittedModel:
+    """A fitted estimator together with everything needed to repeat its input preparation."""
+
+    estimator: object
+    indicators: tuple[Indicator, ...]
+    standardisation: dict[str, Standardisation]
+    ranges: dict[str, tuple[float, float]]
+    standardised: pd.DataFrame      # all cells, standardised model indicators
+
+    def cell_scores(self) -> np.ndarray:
+        """Total score of every training cell-year in judgement points."""
+        weights = self.estimator.judgement_weights_.reindex([i.name for i in self.indicators]).to_numpy()
+        return self.standardised.to_numpy() @ weights
+
+
+def select_indicators(inputs: Inputs, exclude: list[str] | None = None) -> tuple[Indicator, ...]:
+    """The model terms: catalog indicators not flagged stigmatising, minus ``exclude``."""
+    exclude = list(exclude or [])
+    unknown = [n for n in exclude if n not in inputs.catalog.names]
+    if unknown:
+        raise ContractError(f"indicators.exclude names unknown indicator(s) {', '.join(unknown)}; "
+                            f"expected names from {inputs.paths['catalog']}.")
+    chosen = tuple(i for i in inputs.catalog.model_indicators if i.name not in exclude)
+    if not chosen:
+        raise ContractError(f"{inputs.paths['catalog']}: no indicators left to fit after exclusions.")
+    return chosen
+
+
+def fit_model(inputs: Inputs, estimator, indicators: tuple[Indicator, ...], adjust: list[str] | None = None) -> FittedModel:
+    """Standardise, join respondents to cells and fit ``estimator``.
+
+    ``adjust`` names cell columns (e.g. composition) that enter as controls, never as terms.
+    """
+    constants = fit_standardisations(inputs.cells, indicators)
+    standardised = standardised_indicators(inputs.cells, indicators, constants)
+    adjust_frame = None
+    if adjust:
+        adjust_inds = [inputs.catalog.by_name(n) for n in adjust]
+        adjust_frame = standardised_indicators(inputs.cells, adjust_inds, fit_standardisations(inputs.cells, adjust_inds))
+    data = estimation_data(inputs.survey, inputs.cells, standardised, inputs.catalog.controls, adjust_frame)
+    estimator.fit(data.indicators, data.response, controls=data.controls, sample_weight=data.weight, groups=data.cluster)
+    return FittedModel(estimator=estimator, indicators=indicators, standardisation=constants,
+                       ranges=training_ranges(inputs.cells, indicators), standardised=standardised)
+
+
+def class_thresholds(fitted: FittedModel, cells: pd.DataFrame, rule: ThresholdRule) -> np.ndarray:
+    """Fix the nine classes on the base year's household-weighted cell scores."""
+    base = (cells["year"] == rule.base_year).to_numpy()
+    if not base.any():
+        raise LbmError(f"classes.base_year={rule.base_year} has no cells; choose one of "
+                       f"{', '.join(map(str, sorted(cells['year'].unique())))} (override classes.base_year=YEAR).")
+    return fix_thresholds(fitted.cell_scores()[base], cells["households"].to_numpy()[base], rule)
+
+
+def code_version() -> dict:
+    """Package version and, when run from a git checkout, the commit."""
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10,
+                                cwd=Path(__file__).parent).stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        commit = None
+    return {"package": f"lbm-model {__version__}", "git_commit": commit}
+
+
+def frozen_content(fitted: FittedModel, inputs: Inputs, rule: ThresholdRule, thresholds: np.ndarray,
+                   model_version: str, estimator_config: dict, seed: int) -> dict:
+    """Everything that determines scores, as plain JSON-ready data."""
+    est = fitted.estimator
+    entries = []
+    for ind in fitted.indicators:
+        const, (low, high) = fitted.standardisation[ind.name], fitted.ranges[ind.name]
+        entries.append({
+            "name": ind.name, "dimension": ind.dimension, "description": ind.description,
+            "transform": ind.transform, "expected_sign": ind.expected_sign,
+            "mean": const.mean, "sd": const.sd, "train_min": low, "train_max": high,
+            "weight": float(est.judgement_weights_[ind.name]),
+            "native_weight": float(est.weights_[ind.name]),
+            "standard_error": float(est.standard_errors_[ind.name] * est.judgement_scale_),
+        })
+    cells = inputs.cells
+    base = (cells["year"] == rule.base_year).to_numpy()
+    base_classes = assign_classes(fitted.cell_scores()[base], thresholds)
+    return {
+        "model_version": model_version,
+        "code_version": code_version(),
+        "score_scale": SCORE_SCALE,
+        "dimensions": DIMENSIONS,
+        "indicators": entries,
+        "excluded_stigmatising": [i.name for i in inputs.catalog.stigmatising_indicators],
+        "estimation_controls": list(inputs.catalog.controls),
+        "estimator": {
+            "family": est.family, "config": estimator_config, "scale_rule": est.scale_rule_,
+            "judgement_scale": est.judgement_scale_, "fit_stats": est.fit_stats_,
+            "cutpoints": [float(c) for c in getattr(est, "cutpoints_", [])],
+        },
+        "classes": {
+            "labels": list(CLASS_LABELS), "thresholds": [float(t) for t in thresholds],
+            "rule": {"name": rule.name, "base_year": rule.base_year, "anchor_class": rule.anchor_class,
+                     "anchor_fraction": rule.anchor_fraction, "width_sd": rule.width_sd, "width": rule.width},
+            "base_year_household_shares": [float(s) for s in class_shares(base_classes, cells["households"].to_numpy()[base])],
+        },
+        "training_data": {
+            "fingerprint_sha256": inputs.fingerprint,
+            "files": {k: {"name": Path(p).name, "sha256": inputs.sha256[k]} for k, p in inputs.paths.items()},
+            "n_cell_years": int(len(cells)), "years": sorted(int(y) for y in cells["year"].unique()),
+            "n_respondents": int(len(inputs.survey)),
+            "survey_years": sorted(int(y) for y in inputs.survey["year"].unique()),
+        },
+        "seed": int(seed),
+    }

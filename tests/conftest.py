@@ -1,0 +1,83 @@
+"""Shared fixtures: a tiny hand-made input set and the small synthetic world with a fitted model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = ROOT / ".venv" / "bin"
+
+
+def tiny_tables(n_cells: int = 40, n_respondents: int = 120, seed: int = 1) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """A small valid input set: two years, three indicators (one stigmatising), one control."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for year in (2018, 2020):
+        for i in range(n_cells):
+            rows.append({"cell_id": f"E{1200 + i:04d}N{4500 + i % 7:04d}", "year": year,
+                         "x": 120_050.0 + 100 * i, "y": 450_050.0 + 100 * (i % 7),
+                         "buurt_code": f"BU0363010{i % 4}", "wijk_code": "WK036301", "gemeente_code": "GM0363",
+                         "households": int(rng.integers(0, 60)), "green_share_500m": float(rng.uniform(0, 1)),
+                         "dist_supermarket_m": float(rng.uniform(50, 2000)), "share_low_income": float(rng.uniform(0, 1))})
+    cells = pd.DataFrame(rows)
+    located = cells[cells["households"] > 0].sample(n_respondents, replace=True, random_state=seed)
+    survey = pd.DataFrame({"respondent_id": [f"R{i:05d}" for i in range(n_respondents)], "year": located["year"].to_numpy(),
+                           "cell_id": located["cell_id"].to_numpy(), "response": rng.integers(1, 6, n_respondents),
+                           "weight": rng.uniform(0.5, 1.5, n_respondents),
+                           "tenure": rng.choice(["owner", "private_rent", "social_rent"], n_respondents)})
+    catalog = {"indicators": [
+        {"name": "green_share_500m", "dimension": "fys", "description": "share of green within 500 m", "expected_sign": 1,
+         "stigmatising": False, "transform": "none"},
+        {"name": "dist_supermarket_m", "dimension": "vrz", "description": "road distance to supermarket", "expected_sign": -1,
+         "stigmatising": False, "transform": "log1p"},
+        {"name": "share_low_income", "dimension": "soc", "description": "share of low-income households", "expected_sign": 0,
+         "stigmatising": True, "transform": "none"}],
+        "controls": ["tenure"]}
+    return cells, survey, catalog
+
+
+def write_inputs(directory: Path, cells: pd.DataFrame, survey: pd.DataFrame, catalog: dict, fmt: str = "csv") -> dict[str, Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = {"cells": directory / f"cells.{fmt}", "survey": directory / f"survey.{fmt}", "catalog": directory / "catalog.yaml"}
+    for key in ("cells", "survey"):
+        frame = cells if key == "cells" else survey
+        frame.to_csv(paths[key], index=False) if fmt == "csv" else frame.to_parquet(paths[key], index=False)
+    paths["catalog"].write_text(yaml.safe_dump(catalog, sort_keys=False))
+    return paths
+
+
+@pytest.fixture
+def tiny(tmp_path: Path):
+    cells, survey, catalog = tiny_tables()
+    return cells, survey, catalog, tmp_path
+
+
+@pytest.fixture(scope="session")
+def small_world(tmp_path_factory) -> Path:
+    """The default small synthetic world, generated once per test session."""
+    from lbm_model.world import generate_world
+
+    out = tmp_path_factory.mktemp("world-small")
+    generate_world(out, scale="small", seed=0)
+    return out
+
+
+@pytest.fixture(scope="session")
+def small_inputs(small_world):
+    from lbm_model.inputs import load_inputs
+
+    return load_inputs(small_world / "cells.parquet", small_world / "survey.parquet", small_world / "catalog.yaml")
+
+
+@pytest.fixture(scope="session")
+def fitted_ordinal(small_inputs):
+    """The production specification on the small world: ordinal logit, clustered by buurt."""
+    from lbm_model.estimators import OrdinalLogit
+    from lbm_model.recalibrate import fit_model, select_indicators
+
+    return fit_model(small_inputs, OrdinalLogit(), select_indicators(small_inputs))
