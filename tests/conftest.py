@@ -81,3 +81,20 @@ def fitted_ordinal(small_inputs):
     from lbm_model.recalibrate import fit_model, select_indicators
 
     return fit_model(small_inputs, OrdinalLogit(), select_indicators(small_inputs))
+
+
+@pytest.fixture
+def tiny_frozen(tiny):
+    """An ordinal model fitted on the tiny inputs and frozen: (inputs, fitted, model path)."""
+    from lbm_model.classes import ThresholdRule
+    from lbm_model.estimators import OrdinalLogit
+    from lbm_model.inputs import load_inputs
+    from lbm_model.recalibrate import fit_model, freeze, select_indicators
+
+    cells, survey, catalog, tmp = tiny
+    paths = write_inputs(tmp / "in", cells, survey, catalog)
+    inputs = load_inputs(paths["cells"], paths["survey"], paths["catalog"])
+    fitted = fit_model(inputs, OrdinalLogit(), select_indicators(inputs))
+    path, content = freeze(fitted, inputs, ThresholdRule(base_year=2020), tmp / "export", model_version="test",
+                           estimator_config={"cov_type": "cluster"}, seed=0, provenance={"run": "a"})
+    return inputs, fitted, path

@@ -39,7 +39,7 @@ def read_table(path: str | Path) -> pd.DataFrame:
             _refuse_duplicate_columns(path, names)
             frame = pq.read_table(path).to_pandas()
         elif suffix == ".csv":
-            header = pd.read_csv(path, nrows=0, header=None).iloc[0].astype(str).tolist() if path.stat().st_size else []
+            header = _csv_header(path)
             _refuse_duplicate_columns(path, header)
             dtypes = {c: str for c in STRING_COLUMNS if c in header}
             frame = pd.read_csv(path, dtype=dtypes, keep_default_na=True)
@@ -53,6 +53,13 @@ def read_table(path: str | Path) -> pd.DataFrame:
     if len(frame) == 0:
         raise ContractError(f"{path}: the table has no rows; expected at least one data row.")
     return frame.reset_index(drop=True)
+
+
+def _csv_header(path: Path) -> list[str]:
+    import csv
+
+    with open(path, newline="", encoding="utf-8") as handle:
+        return next(csv.reader(handle), [])
 
 
 def _refuse_duplicate_columns(path: Path, names: list[str]) -> None:
@@ -117,12 +124,16 @@ def check_unique(frame: pd.DataFrame, columns: list[str], file: str) -> None:
 
 def check_coordinates(frame: pd.DataFrame, file: str) -> None:
     """x, y must be EPSG:28992 metres inside the Netherlands' bounds."""
+    x, y = check_numeric(frame, "x", file), check_numeric(frame, "y", file)
+    degrees = (np.abs(x) <= 180) & (np.abs(y) <= 90)
+    if degrees.any():
+        raise rows_error(file, "x+y", _bad_rows(degrees), "coordinates that look like longitude/latitude degrees",
+                         "EPSG:28992 (RD New) metres, e.g. x=121000, y=487000 for Amsterdam")
     for column, (low, high) in (("x", RD_X_BOUNDS), ("y", RD_Y_BOUNDS)):
         values = check_numeric(frame, column, file)
         outside = (values < low) | (values > high)
         if outside.any():
-            hint = " (these look like longitude/latitude degrees)" if np.nanmax(np.abs(values[outside])) < 360 else ""
-            raise rows_error(file, column, _bad_rows(outside), f"coordinates outside the Netherlands{hint}",
+            raise rows_error(file, column, _bad_rows(outside), "coordinates outside the Netherlands",
                              f"EPSG:28992 metres between {low:,.0f} and {high:,.0f}")
 
 

@@ -21,9 +21,8 @@ from rich.console import Console
 
 from lbm_model.classes import ThresholdRule
 from lbm_model.errors import LbmError
-from lbm_model.frozen import write_frozen_model
 from lbm_model.inputs import capture_warnings, load_inputs
-from lbm_model.recalibrate import class_thresholds, fit_model, frozen_content, select_indicators
+from lbm_model.recalibrate import fit_model, freeze, select_indicators
 from lbm_model.tracking import log_recalibration, tracked_run
 
 CONF_DIR = os.environ.get("LBM_CONF_DIR", str(Path(__file__).resolve().parents[2] / "conf"))
@@ -64,12 +63,11 @@ def run_experiment(cfg: DictConfig) -> Path:
         console.print(f"[bold]fit[/] {cfg.model.name}: {len(indicators)} indicators, {len(inputs.survey):,} respondents, "
                       f"{len(inputs.catalog.controls)} controls")
         fitted = fit_model(inputs, instantiate(cfg.model.estimator), indicators)
-        thresholds = class_thresholds(fitted, inputs.cells, rule)
-        content = frozen_content(fitted, inputs, rule, thresholds, cfg.export.model_version, estimator_config, cfg.seed)
         provenance = {"created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                       "mlflow_run_id": run.info.run_id if run else None, "input_paths": inputs.paths,
                       "command": " ".join(sys.argv)}
-        model_path = write_frozen_model(export_dir, content, provenance)
+        model_path, content = freeze(fitted, inputs, rule, export_dir, model_version=cfg.export.model_version,
+                                     estimator_config=estimator_config, seed=cfg.seed, provenance=provenance)
         if run:
             log_recalibration(resolved, content, weights_table(content), model_path,
                               {"input_fingerprint": inputs.fingerprint, "model_version": cfg.export.model_version,

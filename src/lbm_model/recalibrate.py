@@ -17,6 +17,7 @@ from lbm_model.catalog import Indicator
 from lbm_model.classes import CLASS_LABELS, ThresholdRule, assign_classes, class_shares, fix_thresholds
 from lbm_model.dimensions import DIMENSIONS
 from lbm_model.errors import ContractError, LbmError
+from lbm_model.frozen import write_frozen_model
 from lbm_model.features import estimation_data, fit_standardisations, standardised_indicators, training_ranges
 from lbm_model.inputs import Inputs
 from lbm_model.transforms import Standardisation
@@ -136,3 +137,11 @@ def frozen_content(fitted: FittedModel, inputs: Inputs, rule: ThresholdRule, thr
         },
         "seed": int(seed),
     }
+
+
+def freeze(fitted: FittedModel, inputs: Inputs, rule: ThresholdRule, export_dir: str | Path, *, model_version: str,
+           estimator_config: dict, seed: int, provenance: dict) -> tuple[Path, dict]:
+    """Fix the classes, build the frozen content and write ``export_dir/model.json``."""
+    thresholds = class_thresholds(fitted, inputs.cells, rule)
+    content = frozen_content(fitted, inputs, rule, thresholds, model_version, estimator_config, seed)
+    return write_frozen_model(export_dir, content, provenance), content

@@ -1,0 +1,86 @@
+"""The frozen model: exact round trip, refusal of any modified byte or truncation."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from conftest import write_inputs
+from lbm_model.classes import ThresholdRule
+from lbm_model.errors import FrozenModelError
+from lbm_model.estimators import OrdinalLogit
+from lbm_model.frozen import read_frozen_model
+from lbm_model.inputs import load_inputs
+from lbm_model.recalibrate import fit_model, freeze, select_indicators
+from lbm_model.scoring import CompiledScorer
+
+
+def test_frozen_scores_equal_fitted_scores(tiny_frozen):
+    inputs, fitted, path = tiny_frozen
+    scores = CompiledScorer.load(path).score(inputs.cells)
+    assert np.max(np.abs(scores["score"].to_numpy() - fitted.cell_scores())) < 1e-9
+    assert np.allclose(scores[["fys", "won", "vrz", "soc", "onv"]].sum(axis=1), scores["score"], atol=1e-12)
+
+
+def test_frozen_round_trip_on_small_world(small_inputs, fitted_ordinal, tmp_path):
+    path, _ = freeze(fitted_ordinal, small_inputs, ThresholdRule(base_year=2020), tmp_path, model_version="test",
+                     estimator_config={}, seed=0, provenance={})
+    scores = CompiledScorer.load(path).score(small_inputs.cells)
+    assert len(scores) == len(small_inputs.cells)
+    assert np.max(np.abs(scores["score"].to_numpy() - fitted_ordinal.cell_scores())) < 1e-9
+
+
+def test_stigmatising_indicator_is_not_a_model_term(tiny_frozen):
+    _, _, path = tiny_frozen
+    content = read_frozen_model(path)["content"]
+    assert [i["name"] for i in content["indicators"]] == ["green_share_500m", "dist_supermarket_m"]
+    assert content["excluded_stigmatising"] == ["share_low_income"]
+
+
+def test_every_sampled_single_byte_change_is_refused(tiny_frozen):
+    _, _, path = tiny_frozen
+    original = path.read_bytes()
+    text = original.decode()
+    targeted = [text.index('"weight": ') + 12, text.index('"provenance"') + 20, text.index('"seal_sha256"') + 20,
+                text.index("\n") + 1, len(original) - 1, text.index("zeer onvoldoende") + 2]
+    positions = sorted(set(targeted + list(range(0, len(original), max(1, len(original) // 300)))))
+    for pos in positions:
+        changed = bytearray(original)
+        changed[pos] = ord("7") if changed[pos] != ord("7") else ord("3")
+        path.write_bytes(bytes(changed))
+        with pytest.raises(FrozenModelError):
+            read_frozen_model(path)
+    path.write_bytes(original)
+    read_frozen_model(path)
+
+
+def test_truncated_model_is_refused_with_clear_message(tiny_frozen):
+    _, _, path = tiny_frozen
+    original = path.read_bytes()
+    for keep in (0, 10, len(original) // 2, len(original) - 2):
+        path.write_bytes(original[:keep])
+        with pytest.raises(FrozenModelError, match="model.json"):
+            read_frozen_model(path)
+    path.write_bytes(original[: len(original) // 2])
+    with pytest.raises(FrozenModelError, match="truncated or corrupted"):
+        read_frozen_model(path)
+
+
+def test_consistent_edit_of_weight_fails_the_content_hash(tiny_frozen):
+    _, _, path = tiny_frozen
+    document = json.loads(path.read_text())
+    document["content"]["indicators"][0]["weight"] *= 2
+    path.write_text(json.dumps(document, sort_keys=True, indent=2, ensure_ascii=False) + "\n")
+    with pytest.raises(FrozenModelError, match="content_sha256 is .* the model was modified after freezing"):
+        read_frozen_model(path)
+
+
+def test_content_hash_does_not_depend_on_provenance(tiny_frozen, tmp_path):
+    inputs, fitted, path = tiny_frozen
+    other, _ = freeze(fitted, inputs, ThresholdRule(base_year=2020), tmp_path / "again", model_version="test",
+                      estimator_config={"cov_type": "cluster"}, seed=0, provenance={"run": "b"})
+    first, second = read_frozen_model(path), read_frozen_model(other)
+    assert first["content_sha256"] == second["content_sha256"]
+    assert first["seal_sha256"] != second["seal_sha256"]
