@@ -17,6 +17,7 @@ import hydra
 import pandas as pd
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 from rich.console import Console
 
 from lbm_model.classes import ThresholdRule
@@ -44,9 +45,18 @@ def weights_table(content: dict) -> pd.DataFrame:
                                                  "expected_sign", "transform", "mean", "sd"]]
 
 
+def require_complete_config(cfg: DictConfig) -> None:
+    """Refuse a config with unset mandatory values (``???``) before any work."""
+    missing = sorted(OmegaConf.missing_keys(cfg))
+    if missing:
+        raise LbmError(f"config: no value for {', '.join(missing)}; set it on the command line, for example "
+                       f"{missing[0]}=PATH (see conf/ and docs/data-contract.md).")
+
+
 def run_experiment(cfg: DictConfig) -> Path:
     """Everything ``lbm-experiment`` does; returns the export directory."""
     started = time.perf_counter()
+    require_complete_config(cfg)
     if cfg.data.kind == "synthetic":
         ensure_synthetic_world(cfg.data)
     console.print(f"[bold]data[/] reading and validating {cfg.data.cells}, {cfg.data.survey}, {cfg.data.catalog}")
@@ -81,7 +91,7 @@ def run_experiment(cfg: DictConfig) -> Path:
 def _main(cfg: DictConfig) -> None:
     try:
         run_experiment(cfg)
-    except LbmError as exc:
+    except (LbmError, OmegaConfBaseException) as exc:
         console.print(f"[bold red]error[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(2)
 
