@@ -8,6 +8,7 @@ import numpy as np
 
 from lbm_model.world.areas import area_codes, assign_gemeenten, gemeente_numbers, municipality_groups, partition
 from lbm_model.world.fields import FieldMaker
+from lbm_model.world.rng import component_rng
 from lbm_model.world.scales import ScalePreset
 from lbm_model.world.settlements import CELL_M, Settlements, merge_cells, place_settlements
 
@@ -68,10 +69,10 @@ def standardised_log_density(fields: FieldMaker, x: np.ndarray, y: np.ndarray, h
     return ((value - value.mean()) / value.std()).astype(np.float32)
 
 
-def build_geography(preset: ScalePreset, rngs: dict[str, np.random.Generator]) -> Geography:
+def build_geography(preset: ScalePreset, seed: int) -> Geography:
     """Settlements, cells, areas, groups and households for every year."""
-    s: Settlements = place_settlements(preset, rngs["settlements"])
-    cells = merge_cells(preset, s, rngs["cells"])
+    s: Settlements = place_settlements(preset, component_rng(seed, "settlements"))
+    cells = merge_cells(preset, s, component_rng(seed, "cells"))
     x = (cells["ix"] + 0.5) * CELL_M
     y = (cells["iy"] + 0.5) * CELL_M
     base = cells["households"]
@@ -79,8 +80,9 @@ def build_geography(preset: ScalePreset, rngs: dict[str, np.random.Generator]) -
     n_gm = int(gemeente.max()) + 1
     gm_households = np.bincount(gemeente, weights=base, minlength=n_gm)
     ranked, gm_groups = municipality_groups(gm_households, preset.n_g4, preset.n_g40)
-    gm_codes_num = gemeente_numbers(n_gm, ranked, preset.n_g4, rngs["areas"])
-    wijk_no, buurt_no = partition(x, y, base.astype(float), gemeente, preset.n_buurten, preset.n_wijken, rngs["areas"])
+    area_rng = component_rng(seed, "areas")
+    gm_codes_num = gemeente_numbers(n_gm, ranked, preset.n_g4, area_rng)
+    wijk_no, buurt_no = partition(x, y, base.astype(float), gemeente, preset.n_buurten, preset.n_wijken, area_rng)
     gm_code, wk_code, bu_code = area_codes(gm_codes_num[gemeente], wijk_no, buurt_no)
     fields = FieldMaker(x, y, preset.raster_m)
     owner = cells["settlement"]
@@ -91,7 +93,7 @@ def build_geography(preset: ScalePreset, rngs: dict[str, np.random.Generator]) -
         gemeente=gemeente, gemeente_code=gm_code, wijk_code=wk_code, buurt_code=bu_code,
         buurt=np.unique(bu_code, return_inverse=True)[1], group=gm_groups[gemeente],
         gemeente_codes=np.char.add("GM", np.char.zfill(gm_codes_num.astype(str), 4)), gemeente_groups=gm_groups,
-        households=households_by_year(base, preset.years, preset.base_year, rngs["households"]),
+        households=households_by_year(base, preset.years, preset.base_year, component_rng(seed, "households")),
         urbanity=standardised_log_density(fields, x, y, base, 400.0),
         regional_urbanity=standardised_log_density(fields, x, y, base, 3_000.0),
         fields=fields,

@@ -1,0 +1,16 @@
+"""Named, order-independent random streams: the same (seed, component, keys) always gives the same stream."""
+
+from __future__ import annotations
+
+import numpy as np
+
+COMPONENTS = (
+    "settlements", "cells", "areas", "households", "era", "factor", "indicator", "development", "year",
+    "survey", "controls", "buurt", "residual", "noise", "weights",
+)
+
+
+def component_rng(seed: int, component: str, *keys: int) -> np.random.Generator:
+    """A generator for one component of the world (and optional integer keys such as a year)."""
+    spawn_key = (COMPONENTS.index(component), *(int(k) for k in keys))
+    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=spawn_key))

@@ -1,0 +1,82 @@
+"""lbm-experiment end to end on the small synthetic world, as a user runs it."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+
+import pandas as pd
+import pytest
+
+from conftest import BIN
+from lbm_model.frozen import read_frozen_model
+
+
+def run_experiment(tmp_path, world, *overrides: str) -> subprocess.CompletedProcess:
+    args = [str(BIN / "lbm-experiment"), "data=files", f"data.cells={world}/cells.parquet",
+            f"data.survey={world}/survey.parquet", f"data.catalog={world}/catalog.yaml",
+            f"tracking.uri=sqlite:///{tmp_path}/mlruns.db", f"tracking.artifact_dir={tmp_path}/mlartifacts",
+            f"hydra.run.dir={tmp_path}/runs", *overrides]
+    return subprocess.run(args, capture_output=True, text=True, cwd=tmp_path)
+
+
+@pytest.fixture(scope="module")
+def ols_run(small_world, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("experiment")
+    result = run_experiment(tmp, small_world, "model=ols", f"export.dir={tmp}/export")
+    assert result.returncode == 0, result.stderr
+    return tmp
+
+
+def test_experiment_freezes_a_verified_model(ols_run, small_world):
+    document = read_frozen_model(ols_run / "export")
+    content = document["content"]
+    catalog_names = {i["name"] for i in content["indicators"]}
+    assert content["estimator"]["family"] == "least_squares"
+    assert not catalog_names & set(content["excluded_stigmatising"])
+    assert len(content["indicators"]) >= 90 and len(content["classes"]["thresholds"]) == 8
+    assert document["provenance"]["mlflow_run_id"]
+
+
+def test_experiment_logs_weights_config_and_fingerprint_to_mlflow(ols_run):
+    document = read_frozen_model(ols_run / "export")
+    run_id = document["provenance"]["mlflow_run_id"]
+    with sqlite3.connect(ols_run / "mlruns.db") as db:
+        metrics = {k for (k,) in db.execute("select key from metrics where run_uuid=?", (run_id,))}
+        params = {k for (k,) in db.execute("select key from params where run_uuid=?", (run_id,))}
+        tags = dict(db.execute("select key, value from tags where run_uuid=?", (run_id,)).fetchall())
+    assert {"fit.r2", "fit.n_obs", "fit.n_clusters"} <= metrics
+    assert {"model.estimator._target_", "data.cells", "seed"} <= params
+    assert tags["input_fingerprint"] == document["content"]["training_data"]["fingerprint_sha256"]
+    artifacts = list((ols_run / "mlartifacts").rglob("*"))
+    names = {p.name for p in artifacts}
+    assert {"model.json", "weights.csv", "resolved_config.json"} <= names
+    weights = pd.read_csv(next(p for p in artifacts if p.name == "weights.csv"))
+    assert len(weights) == len(document["content"]["indicators"]) and weights["standard_error"].gt(0).all()
+
+
+def test_scoring_the_world_with_the_frozen_model(ols_run, small_world):
+    out = ols_run / "scores.parquet"
+    result = subprocess.run([str(BIN / "lbm"), "score", "--model", str(ols_run / "export"), "--cells",
+                             str(small_world / "cells.parquet"), "--year", "2020", "--out", str(out),
+                             "--aggregate", "buurt,gemeente"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    scores = pd.read_parquet(out)
+    cells = pd.read_parquet(small_world / "cells.parquet", columns=["cell_id", "year", "households"])
+    assert len(scores) == (cells["year"] == 2020).sum() and scores["cell_id"].is_unique
+    content = read_frozen_model(ols_run / "export")["content"]
+    merged = scores.merge(cells, on=["cell_id", "year"])
+    shares = merged.groupby("class")["households"].sum() / merged["households"].sum()
+    recorded = content["classes"]["base_year_household_shares"]
+    for cls, share in shares.items():
+        assert share == pytest.approx(recorded[cls - 1], abs=1e-12)
+
+
+def test_bad_override_and_bad_input_exit_nonzero_and_write_nothing(small_world, tmp_path):
+    typo = run_experiment(tmp_path, small_world, "modle=ols", f"export.dir={tmp_path}/a")
+    assert typo.returncode != 0 and "modle" in typo.stderr and "Traceback" not in typo.stderr
+    missing = run_experiment(tmp_path, small_world, "data.cells=/nonexistent/cells.parquet", f"export.dir={tmp_path}/b")
+    assert missing.returncode == 2 and "/nonexistent/cells.parquet: file not found" in missing.stderr
+    assert "Traceback" not in missing.stderr
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
