@@ -12,6 +12,8 @@ from statsmodels. On unweighted data it reproduces R's MASS::polr (tests/test_es
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pandas as pd
 from scipy import optimize
@@ -38,10 +40,11 @@ class OrdinalLogit(LbmEstimator):
 
     family = "ordinal_logit"
 
-    def __init__(self, cov_type: str = "cluster", max_iter: int = 200, tol: float = 1e-10) -> None:
+    def __init__(self, cov_type: str = "cluster", max_iter: int = 200, tol: float = 1e-10, progress: bool = False) -> None:
         self.cov_type = cov_type
         self.max_iter = max_iter
         self.tol = tol
+        self.progress = progress
 
     def fit(self, X: pd.DataFrame, y: np.ndarray, *, controls: pd.DataFrame | None = None,
             sample_weight: np.ndarray | None = None, groups: np.ndarray | None = None) -> "OrdinalLogit":
@@ -53,16 +56,24 @@ class OrdinalLogit(LbmEstimator):
         design = np.column_stack([Xa, controls.to_numpy(float)])
         theta0 = self._start(category, weight, design.shape[1])
         scale = weight.sum()
+        self._iteration = 0
         result = optimize.minimize(
             lambda t: -self._loglike(t, design, category, weight) / scale, theta0,
             jac=lambda t: -self._gradient(t, design, category, weight) / scale,
             hess=lambda t: -self._hessian(t, design, category, weight) / scale,
             method="trust-exact", options={"maxiter": self.max_iter, "gtol": self.tol},
+            callback=self._report if self.progress else None,
         )
         theta = result.x
         covariance = self._covariance(theta, design, category, weight, groups)
         self._store(theta, covariance, design, category, weight, groups, controls.columns, result)
         return self
+
+    def _report(self, intermediate_result) -> None:
+        """Print one line per Newton iteration (stderr): the mean negative log-likelihood."""
+        self._iteration += 1
+        print(f"  ordinal logit iteration {self._iteration}: mean -loglik {intermediate_result.fun:.8f}",
+              file=sys.stderr, flush=True)
 
     # --- likelihood pieces -------------------------------------------------------------
     def _start(self, category: np.ndarray, weight: np.ndarray, k: int) -> np.ndarray:
