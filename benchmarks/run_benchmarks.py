@@ -124,7 +124,7 @@ def render(args, steps: list[dict], truth: dict, model: dict, fitted: dict) -> s
 
 def calibration_table(truth: dict, fitted: dict) -> list[str]:
     """True-weight and fitted-model household shares beside the published figures."""
-    cal = truth["calibration"]
+    cal = truth["calibration"]["years"]
     rows = ["## Class shares of households beside the published figures", "",
             "True weights: the world's generating weights, classes fixed on 2020 by the default rule. "
             "Fitted: the frozen ordinal model estimated from the world's survey, its own 2020 thresholds.", "",
