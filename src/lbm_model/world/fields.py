@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import fft, ndimage
 
-MAX_SCALE_M = 12_000.0  # largest kernel sd the padding is sized for
+MAX_SCALE_M = 5_000.0  # largest kernel sd the padding is sized for
 
 
 class FieldMaker:
@@ -33,13 +33,22 @@ class FieldMaker:
         kx = fft.rfftfreq(self.shape[1]).astype(np.float32)[None, :]
         return ky**2 + kx**2
 
-    def raster(self, rng: np.random.Generator, scale_m: float) -> np.ndarray:
-        """A unit-sd smooth raster with Gaussian kernel sd ``scale_m`` metres."""
+    def _gaussian(self, scale_m: float) -> np.ndarray:
+        sigma_px = scale_m / self.raster_m
+        return np.exp(np.float32(-2.0 * np.pi**2 * sigma_px**2) * self._freq2)
+
+    def raster(self, rng: np.random.Generator, scale_m: float, highpass_m: float | None = None) -> np.ndarray:
+        """A unit-sd smooth raster with Gaussian kernel sd ``scale_m`` metres.
+
+        With ``highpass_m``, variation at scales beyond about that many metres is removed
+        (difference of Gaussians), so the field averages out over a city or region.
+        """
         if not 0 < scale_m <= MAX_SCALE_M:
             raise ValueError(f"field scale {scale_m} m outside (0, {MAX_SCALE_M}]")
         noise = rng.standard_normal(self.shape, dtype=np.float32)
-        sigma_px = scale_m / self.raster_m
-        kernel = np.exp(np.float32(-2.0 * np.pi**2 * sigma_px**2) * self._freq2)
+        kernel = self._gaussian(scale_m)
+        if highpass_m is not None:
+            kernel = kernel * (1.0 - self._gaussian(highpass_m))
         smooth = fft.irfft2(fft.rfft2(noise, workers=2) * kernel, s=self.shape, workers=2)
         return (smooth - smooth.mean()) / smooth.std()
 
@@ -47,9 +56,9 @@ class FieldMaker:
         """Bilinear interpolation of a raster at the cell centres."""
         return ndimage.map_coordinates(raster, self.coords, order=1, mode="nearest").astype(np.float32)
 
-    def field(self, rng: np.random.Generator, scale_m: float) -> np.ndarray:
+    def field(self, rng: np.random.Generator, scale_m: float, highpass_m: float | None = None) -> np.ndarray:
         """A smooth field of unit sd (over the raster) at the cell centres."""
-        return self.at_cells(self.raster(rng, scale_m))
+        return self.at_cells(self.raster(rng, scale_m, highpass_m))
 
     def smoothed(self, values: np.ndarray, x: np.ndarray, y: np.ndarray, scale_m: float) -> np.ndarray:
         """Gaussian-smoothed density of point ``values`` (per raster pixel), read at the cells."""

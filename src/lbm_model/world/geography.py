@@ -39,6 +39,8 @@ class Geography:
     urbanity: np.ndarray  # standardised log local household density (~400 m)
     regional_urbanity: np.ndarray  # standardised log regional household density (~3 km)
     fields: FieldMaker
+    base_year: int
+    big_city_households: float
 
     @property
     def n_cells(self) -> int:
@@ -97,4 +99,6 @@ def build_geography(preset: ScalePreset, seed: int) -> Geography:
         urbanity=standardised_log_density(fields, x, y, base, 400.0),
         regional_urbanity=standardised_log_density(fields, x, y, base, 3_000.0),
         fields=fields,
+        base_year=preset.base_year,
+        big_city_households=preset.big_city_households,
     )

@@ -1,12 +1,11 @@
-"""Indicator values per cell and year, built from shared smooth latent factors.
+"""Indicator values per cell and year, built from the shared latent factors (factors.py).
 
 Every indicator has a latent value per cell: loadings times shared factors plus an
-indicator-specific smooth field plus cell noise. Variation that is not urbanity or
-building era is amplified in large urban regions (``heterogeneity``): big cities are
-more segregated and more varied than the countryside, which is what makes the G4 both
-more polarised and more often onvoldoende. The latent value maps to a raw value by the
-indicator's kind (share, percentage, lognormal, distance, count or linear); distances are
-log1p-transformed and counts sqrt-transformed in the catalog.
+indicator-specific smooth field plus cell noise, the last two scaled by the local
+heterogeneity. The latent value maps to a raw value by the indicator's kind (share,
+percentage, lognormal, distance, count or linear); distances are log1p-transformed and
+counts sqrt-transformed in the catalog. Years add a trend, a slow local development field
+and a little cell-year noise.
 """
 
 from __future__ import annotations
@@ -17,18 +16,18 @@ import numpy as np
 from scipy.special import expit, logit
 
 from lbm_model.catalog import Catalog, Indicator
+from lbm_model.world.factors import heterogeneity, latent_factors, within_settlement
 from lbm_model.world.geography import Geography
 from lbm_model.world.indicator_table import COMPOSITION_ROWS, INDICATOR_ROWS
 from lbm_model.world.rng import component_rng
 
 CONTROLS = ("age_group", "tenure", "household_type")
 TRANSFORM_OF_KIND = {"dist": "log1p", "count": "sqrt"}
-FIELD_SCALES_M = {"S": 800.0, "G": 1_200.0, "N": 600.0, "A": 1_500.0, "W": 2_500.0, "T": 2_000.0}
-AMPLIFIED = ("S", "G", "N", "A", "W", "T")
-HETEROGENEITY = (0.8, 1.55)  # amplitude of non-structural variation in rural areas and in the largest cities
+SPECIFIC_SCALES_M = (150.0, 450.0)  # range of kernel sd of the indicator-specific fields
+SPECIFIC_HIGHPASS_M = 3_000.0
 SPECIFIC_NOISE_SHARE = 0.35  # share of indicator-specific variance that is cell-level noise
 YEAR_NOISE_SD = 0.08  # cell-year noise, latent sd units
-DEVELOPMENT_SD = 0.10  # local development per two years, latent sd units
+DEVELOPMENT_SD = 0.025  # local development per two years, latent sd units
 
 
 @dataclass(frozen=True)
@@ -52,6 +51,12 @@ class IndicatorSpec:
     def __post_init__(self) -> None:
         object.__setattr__(self, "transform", TRANSFORM_OF_KIND.get(self.kind, "none"))
 
+    @property
+    def decimals(self) -> int:
+        """Stored precision: about four significant digits at the indicator's typical level."""
+        level = self.centre * 100.0 if self.kind == "pct" else self.centre
+        return max(0, 3 - int(np.floor(np.log10(level))))
+
 
 def indicator_specs() -> list[IndicatorSpec]:
     """All indicators: the allowed ones, then the six stigmatising composition columns."""
@@ -70,41 +75,6 @@ def build_catalog(specs: list[IndicatorSpec]) -> Catalog:
     )
 
 
-def _standardise(v: np.ndarray) -> np.ndarray:
-    return ((v - v.mean()) / v.std()).astype(np.float32)
-
-
-def heterogeneity(geo: Geography) -> np.ndarray:
-    """Amplitude of non-structural variation: low in rural areas, high in big-city regions."""
-    lo, hi = HETEROGENEITY
-    return (lo + (hi - lo) * expit(2.5 * (geo.regional_urbanity - 1.6))).astype(np.float32)
-
-
-def building_era_factors(geo: Geography, seed: int) -> dict[str, np.ndarray]:
-    """Pre-war centres, early post-war rings and recent edges / new towns, plus smooth noise."""
-    rho, old = geo.rho, ~geo.new_town
-    rural = geo.settlement < 0
-    shapes = {
-        "E1": np.where(rural, 0.35, old * np.exp(-((rho / 0.3) ** 2))),
-        "E2": np.where(rural, 0.1, old * np.exp(-(((rho - 0.55) / 0.2) ** 2))),
-        "E3": np.where(rural, 0.1, np.clip((rho - 0.65) / 0.3, 0, 1) + 0.8 * geo.new_town),
-    }
-    out = {}
-    for k, (name, shape) in enumerate(shapes.items()):
-        noise = geo.fields.field(component_rng(seed, "era", k), 1_000.0)
-        out[name] = _standardise(_standardise(shape) + 0.6 * noise)
-    return out
-
-
-def latent_factors(geo: Geography, seed: int) -> dict[str, np.ndarray]:
-    """The shared factors at every cell (U, R and E* structural; the rest amplified fields)."""
-    amp = heterogeneity(geo)
-    factors = {"U": geo.urbanity, "R": geo.regional_urbanity, **building_era_factors(geo, seed)}
-    for k, name in enumerate(AMPLIFIED):
-        factors[name] = amp * _standardise(geo.fields.field(component_rng(seed, "factor", k), FIELD_SCALES_M[name]))
-    return factors
-
-
 def base_latents(geo: Geography, specs: list[IndicatorSpec], seed: int) -> np.ndarray:
     """Latent values (n_indicators x n_cells, float32) of the base year, without year effects."""
     factors = latent_factors(geo, seed)
@@ -114,7 +84,7 @@ def base_latents(geo: Geography, specs: list[IndicatorSpec], seed: int) -> np.nd
         rng = component_rng(seed, "indicator", i)
         common = sum((w * factors[f] for f, w in spec.loadings.items()), np.zeros(geo.n_cells, np.float32))
         unique_sd = np.sqrt(max(1.0 - sum(w * w for w in spec.loadings.values()), 0.25))
-        specific = geo.fields.field(rng, float(rng.uniform(300.0, 900.0)))
+        specific = within_settlement(geo.fields.field(rng, float(rng.uniform(*SPECIFIC_SCALES_M)), SPECIFIC_HIGHPASS_M), geo)
         noise = rng.standard_normal(geo.n_cells, dtype=np.float32)
         mix = np.sqrt(1 - SPECIFIC_NOISE_SHARE) * specific + np.sqrt(SPECIFIC_NOISE_SHARE) * noise
         out[i] = common + unique_sd * amp * mix
@@ -139,13 +109,19 @@ def raw_values(latent: np.ndarray, spec: IndicatorSpec) -> np.ndarray:
 
 
 def development_fields(geo: Geography, years: tuple[int, ...], base_year: int, seed: int) -> dict[int, np.ndarray]:
-    """Local improvement (+) or decline (-) relative to the base year: a random walk of smooth fields."""
+    """Local improvement (+) or decline (-) relative to the base year: a random walk of smooth fields.
+
+    Each step is centred on its household-weighted mean, so local development moves areas
+    relative to each other without shifting the national trend.
+    """
     out = {base_year: np.zeros(geo.n_cells, np.float32)}
+    households = geo.households[base_year]
     for direction in (1, -1):
         level = np.zeros(geo.n_cells, np.float32)
         steps = sorted((y for y in years if (y - base_year) * direction > 0), key=lambda y: abs(y - base_year))
         for year in steps:
-            level = level + DEVELOPMENT_SD * geo.fields.field(component_rng(seed, "development", year), 1_500.0)
+            step = geo.fields.field(component_rng(seed, "development", year), 1_500.0)
+            level = level + np.float32(DEVELOPMENT_SD) * (step - np.float32(np.average(step, weights=households)))
             out[year] = level * direction
     return out
 
@@ -161,5 +137,5 @@ def year_values(
         direction = np.sign(spec.weight) if spec.weight else np.sign(spec.composition_effect)
         latent = (base[i] + np.float32(trend_scale * spec.trend * (year - base_year)) + np.float32(direction) * development
                   + np.float32(YEAR_NOISE_SD) * rng.standard_normal(base.shape[1], dtype=np.float32))
-        out[i] = raw_values(latent, spec)
+        out[i] = np.round(raw_values(latent, spec), spec.decimals)
     return out

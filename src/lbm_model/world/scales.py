@@ -31,7 +31,8 @@ class ScalePreset:
     years: tuple[int, ...]
     survey_years: tuple[int, ...]
     respondents_per_wave: int
-    raster_m: float = 250.0
+    big_city_households: float  # settlement size at which big-city segregation is half developed
+    raster_m: float = 100.0
     base_year: int = 2020
 
 
@@ -52,6 +53,7 @@ PRESETS: dict[str, ScalePreset] = {
         years=(2014, 2016, 2018, 2020),
         survey_years=(2016, 2018, 2020),
         respondents_per_wave=6_700,
+        big_city_households=45_000.0,
     ),
     "nl": ScalePreset(
         name="nl",
@@ -69,6 +71,7 @@ PRESETS: dict[str, ScalePreset] = {
         years=(2012, 2014, 2016, 2018, 2020, 2022, 2024),
         survey_years=(2016, 2020, 2024),
         respondents_per_wave=60_000,
+        big_city_households=165_000.0,
     ),
 }
 

@@ -18,6 +18,7 @@ from lbm_model.world.scales import ScalePreset
 CELL_M = 100.0
 FALLOFF = 2.0
 RURAL_RHO = 1.6  # relative distance given to cells outside any settlement
+PLACEMENT_ATTEMPTS = 5_000
 
 
 def mean_density(households: np.ndarray) -> np.ndarray:
@@ -56,11 +57,10 @@ def place_settlements(preset: ScalePreset, rng: np.random.Generator) -> Settleme
     xmin, ymin, xmax, ymax = preset.bbox
     xs, ys = np.empty(sizes.size), np.empty(sizes.size)
     for i, r in enumerate(radius):
-        for attempt in range(10_000):
-            margin = min(r, 0.45 * (xmax - xmin))
+        margin = min(r, 0.45 * (xmax - xmin))
+        for _ in range(PLACEMENT_ATTEMPTS):  # rejection sampling; the last draw stands if none fits
             cx, cy = rng.uniform(xmin + margin, xmax - margin), rng.uniform(ymin + margin, ymax - margin)
-            gap = np.hypot(xs[:i] - cx, ys[:i] - cy) - 1.15 * (radius[:i] + r) - 600.0
-            if i == 0 or gap.min() > 0 or attempt > 5_000:
+            if i == 0 or (np.hypot(xs[:i] - cx, ys[:i] - cy) - 1.15 * (radius[:i] + r) - 600.0).min() > 0:
                 break
         xs[i], ys[i] = cx, cy
     is_seat = np.arange(sizes.size) < seats.size
