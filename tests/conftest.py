@@ -98,3 +98,28 @@ def tiny_frozen(tiny):
     path, content = freeze(fitted, inputs, ThresholdRule(base_year=2020), tmp / "export", model_version="test",
                            estimator_config={"cov_type": "cluster"}, seed=0, provenance={"run": "a"})
     return inputs, fitted, path
+
+
+@pytest.fixture(scope="session")
+def fast_checks_config():
+    """conf/checks/default.yaml with few permutations and replicates (same thresholds)."""
+    import dataclasses
+
+    from lbm_model.checks.config import load_checks_config
+
+    cfg = load_checks_config()
+    return dataclasses.replace(
+        cfg, spatial=dataclasses.replace(cfg.spatial, permutations=99, lisa_permutations=99),
+        cluster_bootstrap=dataclasses.replace(cfg.cluster_bootstrap, replicates=5))
+
+
+@pytest.fixture(scope="session")
+def small_check_context(small_inputs, fitted_ordinal, fast_checks_config, tmp_path_factory):
+    """Checks context of the ordinal model on the small world (classes fixed on 2020)."""
+    from lbm_model.checks.context import CheckContext
+    from lbm_model.classes import ThresholdRule
+    from lbm_model.recalibrate import class_thresholds
+
+    thresholds = class_thresholds(fitted_ordinal, small_inputs.cells, ThresholdRule(base_year=2020))
+    return CheckContext(small_inputs, fitted_ordinal, thresholds, 2020, fast_checks_config,
+                        tmp_path_factory.mktemp("checks-export"))

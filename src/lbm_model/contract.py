@@ -8,6 +8,7 @@ dropped or clipped. See docs/data-contract.md.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Hashable
 from pathlib import Path
 
 import numpy as np
@@ -23,13 +24,23 @@ from lbm_model.transforms import transform_domain_ok
 RD_X_BOUNDS = (-7_000.0, 300_000.0)
 RD_Y_BOUNDS = (289_000.0, 629_000.0)
 STRING_COLUMNS = ("cell_id", "buurt_code", "wijk_code", "gemeente_code", "respondent_id")
+# More households than this in one 100 m cell is a data error (the densest cells hold a few thousand).
+MAX_HOUSEHOLDS_PER_CELL = 100_000
+# Survey columns with a fixed meaning; none of them may be listed as a control.
+SURVEY_CONTRACT_COLUMNS = ("respondent_id", "year", "cell_id", "response", "weight")
+
+
+def _require_file(path: Path) -> None:
+    if path.is_dir():
+        raise ContractError(f"{path}: is a directory; expected a file.")
+    if not path.is_file():
+        raise ContractError(f"{path}: file not found.")
 
 
 def read_table(path: str | Path) -> pd.DataFrame:
     """Read a Parquet or CSV table; id and code columns are always read as strings."""
     path = Path(path)
-    if not path.is_file():
-        raise ContractError(f"{path}: file not found.")
+    _require_file(path)
     suffix = path.suffix.lower()
     try:
         if suffix == ".parquet":
@@ -58,7 +69,7 @@ def read_table(path: str | Path) -> pd.DataFrame:
 def _csv_header(path: Path) -> list[str]:
     import csv
 
-    with open(path, newline="", encoding="utf-8") as handle:
+    with open(path, newline="", encoding="utf-8-sig") as handle:
         return next(csv.reader(handle), [])
 
 
@@ -83,14 +94,27 @@ def _bad_rows(mask: np.ndarray) -> list[int]:
 def check_numeric(frame: pd.DataFrame, column: str, file: str) -> np.ndarray:
     """The column as float64; refuse text, missing values, NaN and infinity."""
     series = frame[column]
-    if not (pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)):
-        as_num = pd.to_numeric(series, errors="coerce")
-        bad = as_num.isna() & series.notna()
-        raise rows_error(file, column, _bad_rows(bad.to_numpy()), "non-numeric values", "numbers")
+    if not _is_real_number_dtype(series):
+        try:
+            as_num = pd.to_numeric(series.astype(object), errors="coerce")
+            bad = (as_num.isna() & series.notna()).to_numpy(bool)
+        except (TypeError, ValueError):
+            bad = np.ones(len(series), bool)
+        if pd.api.types.is_bool_dtype(series) or not bad.any():
+            # the column's type itself is wrong (true/false, dates, categories, ...): every row is
+            raise rows_error(file, column, _bad_rows(np.ones(len(series), bool)),
+                             f"non-numeric values (the column holds {series.dtype} values)", "numbers")
+        raise rows_error(file, column, _bad_rows(bad), "non-numeric values", "numbers")
     values = series.to_numpy(dtype=float, na_value=np.nan)
     if not np.isfinite(values).all():
         raise rows_error(file, column, _bad_rows(~np.isfinite(values)), "missing, NaN or infinite values", "finite numbers")
     return values
+
+
+def _is_real_number_dtype(series: pd.Series) -> bool:
+    kinds = pd.api.types
+    return (kinds.is_numeric_dtype(series) and not kinds.is_bool_dtype(series)
+            and not kinds.is_complex_dtype(series))
 
 
 def check_whole(frame: pd.DataFrame, column: str, file: str, low: float | None = None, high: float | None = None) -> None:
@@ -109,9 +133,15 @@ def check_whole(frame: pd.DataFrame, column: str, file: str, low: float | None =
 
 
 def check_text(frame: pd.DataFrame, column: str, file: str) -> None:
-    """Refuse missing or empty identifiers."""
+    """Refuse missing or empty identifiers, and values that are not single codes (lists, mappings)."""
     series = frame[column]
-    bad = series.isna().to_numpy() | (series.astype(str).str.strip() == "").to_numpy()
+    if series.dtype == object:
+        nested = np.fromiter((not isinstance(v, (str, int, np.integer)) and v is not None and v == v
+                              for v in series.to_numpy(dtype=object)), bool, len(series))
+        if nested.any():
+            raise rows_error(file, column, _bad_rows(nested), "values that are not single codes",
+                             "a non-empty text code")
+    bad = series.isna().to_numpy(bool) | (series.astype(str).str.strip() == "").to_numpy(bool)
     if bad.any():
         raise rows_error(file, column, _bad_rows(bad), "missing or empty values", "a non-empty text code")
 
@@ -148,6 +178,10 @@ def validate_cells(cells: pd.DataFrame, catalog: Catalog, file: str, *, indicato
         check_text(cells, column, file)
     check_whole(cells, "year", file, 1900, 2200)
     check_whole(cells, "households", file, 0)
+    too_many = check_numeric(cells, "households", file) > MAX_HOUSEHOLDS_PER_CELL
+    if too_many.any():
+        raise rows_error(file, "households", _bad_rows(too_many), "implausibly many households for one 100 m cell",
+                         f"at most {MAX_HOUSEHOLDS_PER_CELL:,} households per cell")
     check_coordinates(cells, file)
     check_unique(cells, ["cell_id", "year"], file)
     wanted = indicators if indicators is not None else [i.name for i in catalog.model_indicators]
@@ -196,7 +230,7 @@ def validate_survey(survey: pd.DataFrame, cells: pd.DataFrame, catalog: Catalog,
         missing = survey[control].isna().to_numpy()
         if missing.any():
             raise rows_error(file, control, _bad_rows(missing), "missing control values", "a value for every respondent")
-        if pd.api.types.is_numeric_dtype(survey[control]):
+        if pd.api.types.is_numeric_dtype(survey[control]) and not pd.api.types.is_bool_dtype(survey[control]):
             check_numeric(survey, control, file)
     return survey
 
@@ -204,11 +238,10 @@ def validate_survey(survey: pd.DataFrame, cells: pd.DataFrame, catalog: Catalog,
 def load_catalog(path: str | Path) -> Catalog:
     """Read and check the indicator catalog (YAML)."""
     path = Path(path)
-    if not path.is_file():
-        raise ContractError(f"{path}: file not found.")
+    _require_file(path)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raw = yaml.load(path.read_text(encoding="utf-8-sig"), Loader=_UniqueKeyLoader)
+    except (yaml.YAMLError, UnicodeDecodeError, RecursionError, OSError) as exc:
         raise ContractError(f"{path}: cannot be read as YAML ({type(exc).__name__}: {exc}).") from None
     if not isinstance(raw, dict) or not isinstance(raw.get("indicators"), list) or not raw["indicators"]:
         raise ContractError(f"{path}: expected a mapping with a non-empty list 'indicators' (docs/data-contract.md).")
@@ -217,9 +250,20 @@ def load_catalog(path: str | Path) -> Catalog:
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise ContractError(f"{path}: duplicate indicator name(s) {', '.join(dupes)}; expected each indicator once.")
+    clash = sorted(set(names) & set(CELL_COLUMNS))
+    if clash:
+        raise ContractError(f"{path}: indicator name(s) {', '.join(clash)} are contract columns of cells; "
+                            "expected indicator names distinct from the contract columns.")
     controls = raw.get("controls") or []
-    if not isinstance(controls, list) or not all(isinstance(c, str) and c for c in controls):
+    if not isinstance(controls, list) or not all(isinstance(c, str) and c.strip() for c in controls):
         raise ContractError(f"{path}: field 'controls': expected a list of survey column names.")
+    dupes = sorted({c for c in controls if controls.count(c) > 1})
+    if dupes:
+        raise ContractError(f"{path}: field 'controls': {', '.join(dupes)} listed more than once; expected each control once.")
+    fixed = sorted(set(controls) & set(SURVEY_CONTRACT_COLUMNS))
+    if fixed:
+        raise ContractError(f"{path}: field 'controls': {', '.join(fixed)} are survey contract columns; "
+                            "expected respondent characteristics such as age_group or tenure.")
     clash = sorted(set(controls) & set(names))
     if clash:
         raise ContractError(f"{path}: {', '.join(clash)} listed both as indicator and as control; expected one role each.")
@@ -231,10 +275,11 @@ def _parse_indicator(path: Path, number: int, entry: object) -> Indicator:
     if not isinstance(entry, dict) or not isinstance(entry.get("name"), str) or not entry["name"].strip():
         raise ContractError(f"{where}: expected a mapping with a non-empty text field 'name'.")
     where += f" ('{entry['name']}')"
-    unknown = sorted(set(entry) - {"name", "dimension", "description", "expected_sign", "stigmatising", "transform"})
+    unknown = sorted(map(str, set(entry) - {"name", "dimension", "description", "expected_sign", "stigmatising",
+                                             "transform"}))
     if unknown:
         raise ContractError(f"{where}: unknown field(s) {', '.join(unknown)}.")
-    if entry.get("dimension") not in DIMENSIONS:
+    if not isinstance(entry.get("dimension"), str) or entry["dimension"] not in DIMENSIONS:
         raise ContractError(f"{where}: field 'dimension' is {entry.get('dimension')!r}; expected one of {', '.join(DIMENSIONS)}.")
     sign = entry.get("expected_sign", 0)
     if isinstance(sign, bool) or sign not in (-1, 0, 1):
@@ -243,7 +288,26 @@ def _parse_indicator(path: Path, number: int, entry: object) -> Indicator:
     if not isinstance(flag, bool):
         raise ContractError(f"{where}: field 'stigmatising' is {flag!r}; expected true or false.")
     transform = entry.get("transform", "none") or "none"
-    if transform not in TRANSFORMS:
+    if not isinstance(transform, str) or transform not in TRANSFORMS:
         raise ContractError(f"{where}: field 'transform' is {transform!r}; expected one of {', '.join(TRANSFORMS)}.")
-    return Indicator(name=entry["name"], dimension=entry["dimension"], description=str(entry.get("description", "")),
+    return Indicator(name=entry["name"], dimension=entry["dimension"], description=str(entry.get("description") or ""),
                      expected_sign=int(sign), stigmatising=flag, transform=transform)
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing a key that appears twice in one mapping (PyYAML keeps the last)."""
+
+
+def _construct_unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    seen = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if isinstance(key, Hashable):
+            if key in seen:
+                raise yaml.constructor.ConstructorError(None, None, f"key {key!r} appears twice in one mapping",
+                                                        key_node.start_mark)
+            seen.add(key)
+    return loader.construct_mapping(node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_unique_mapping)

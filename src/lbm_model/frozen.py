@@ -73,10 +73,13 @@ def read_frozen_model(path: str | Path) -> dict:
         path = path / MODEL_FILE
     if not path.is_file():
         raise FrozenModelError(f"{path}: frozen model not found.")
-    raw = path.read_bytes()
     try:
-        document = json.loads(raw.decode("utf-8"), parse_constant=_refuse_constant)
-    except (UnicodeDecodeError, json.JSONDecodeError, ValueError) as exc:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise FrozenModelError(f"{path}: cannot be read ({exc.strerror or exc}).") from None
+    try:
+        document = json.loads(raw.decode("utf-8"), parse_constant=_refuse_constant, parse_float=_finite_float)
+    except (UnicodeDecodeError, json.JSONDecodeError, ValueError, RecursionError) as exc:
         raise FrozenModelError(f"{path}: not a valid frozen model: the JSON does not parse ({exc}); "
                                "the file is truncated or corrupted.") from None
     if not isinstance(document, dict) or document.get("format") != FORMAT:
@@ -103,11 +106,22 @@ def _refuse_constant(name: str) -> float:
     raise ValueError(f"non-finite number {name}")
 
 
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e400 parses as infinity
+        raise ValueError(f"number {text[:40]} is out of range")
+    return value
+
+
 def validate_content(content: dict, where: str) -> None:
     """Structural checks on the content of a frozen model."""
     def fail(msg: str) -> None:
         raise FrozenModelError(f"{where}: invalid frozen model: {msg}.")
 
+    if not isinstance(content, dict):
+        fail("'content' must be an object")
+    if not isinstance(content.get("model_version"), str):
+        fail("'model_version' must be a text")
     indicators = content.get("indicators")
     if not isinstance(indicators, list) or not indicators:
         fail("'indicators' must be a non-empty list")
@@ -115,6 +129,8 @@ def validate_content(content: dict, where: str) -> None:
     for entry in indicators:
         if not isinstance(entry, dict) or any(f not in entry for f in INDICATOR_FIELDS):
             fail(f"every indicator needs the fields {', '.join(INDICATOR_FIELDS)}")
+        if not isinstance(entry["name"], str) or not entry["name"]:
+            fail("every indicator needs a non-empty text 'name'")
         if entry["name"] in names:
             fail(f"indicator {entry['name']!r} appears twice")
         names.add(entry["name"])
@@ -125,7 +141,11 @@ def validate_content(content: dict, where: str) -> None:
                 fail(f"indicator {entry['name']!r}: {field} must be a finite number")
         if entry["sd"] <= 0:
             fail(f"indicator {entry['name']!r}: sd must be positive")
-    classes = content.get("classes", {})
+        if entry["train_min"] > entry["train_max"]:
+            fail(f"indicator {entry['name']!r}: train_min must not exceed train_max")
+    classes = content.get("classes")
+    if not isinstance(classes, dict):
+        fail("'classes' must be an object")
     thresholds, labels = classes.get("thresholds"), classes.get("labels")
     if not isinstance(thresholds, list) or len(thresholds) != N_CLASSES - 1 or not all(map(_finite, thresholds)):
         fail(f"'classes.thresholds' must be {N_CLASSES - 1} finite numbers")

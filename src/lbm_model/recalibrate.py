@@ -18,7 +18,8 @@ from lbm_model.classes import CLASS_LABELS, ThresholdRule, assign_classes, class
 from lbm_model.dimensions import DIMENSIONS
 from lbm_model.errors import ContractError, LbmError
 from lbm_model.frozen import write_frozen_model
-from lbm_model.features import estimation_data, fit_standardisations, standardised_indicators, training_ranges
+from lbm_model.features import (EstimationData, estimation_data, fit_standardisations, standardised_indicators,
+                                training_ranges)
 from lbm_model.inputs import Inputs
 from lbm_model.transforms import Standardisation
 
@@ -35,6 +36,7 @@ class FittedModel:
     standardisation: dict[str, Standardisation]
     ranges: dict[str, tuple[float, float]]
     standardised: pd.DataFrame      # all cells, standardised model indicators
+    data: EstimationData | None = None  # the respondent-level design it was fitted on (checks only; never exported)
 
     def cell_scores(self) -> np.ndarray:
         """Total score of every training cell-year in judgement points."""
@@ -69,7 +71,7 @@ def fit_model(inputs: Inputs, estimator, indicators: tuple[Indicator, ...], adju
     data = estimation_data(inputs.survey, inputs.cells, standardised, inputs.catalog.controls, adjust_frame)
     estimator.fit(data.indicators, data.response, controls=data.controls, sample_weight=data.weight, groups=data.cluster)
     return FittedModel(estimator=estimator, indicators=indicators, standardisation=constants,
-                       ranges=training_ranges(inputs.cells, indicators), standardised=standardised)
+                       ranges=training_ranges(inputs.cells, indicators), standardised=standardised, data=data)
 
 
 def class_thresholds(fitted: FittedModel, cells: pd.DataFrame, rule: ThresholdRule) -> np.ndarray:
@@ -140,8 +142,14 @@ def frozen_content(fitted: FittedModel, inputs: Inputs, rule: ThresholdRule, thr
 
 
 def freeze(fitted: FittedModel, inputs: Inputs, rule: ThresholdRule, export_dir: str | Path, *, model_version: str,
-           estimator_config: dict, seed: int, provenance: dict) -> tuple[Path, dict]:
-    """Fix the classes, build the frozen content and write ``export_dir/model.json``."""
+           estimator_config: dict, seed: int, provenance: dict, audit=None) -> tuple[Path, dict]:
+    """Fix the classes, build the frozen content and write ``export_dir/model.json``.
+
+    ``audit``, when given, is called with the class thresholds before model.json is written
+    (the checks run there) and returns the audit record stored under ``content["audit"]``.
+    """
     thresholds = class_thresholds(fitted, inputs.cells, rule)
     content = frozen_content(fitted, inputs, rule, thresholds, model_version, estimator_config, seed)
+    if audit is not None:
+        content["audit"] = audit(thresholds)
     return write_frozen_model(export_dir, content, provenance), content

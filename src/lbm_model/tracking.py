@@ -1,17 +1,37 @@
-"""MLflow logging of a recalibration run: config, weights, fit statistics, frozen model.
+"""MLflow logging of a recalibration run: config, weights, fit statistics, frozen model, rerun record.
 
 Only aggregate results are logged: no respondent-level rows or ids ever reach MLflow.
 The default store is a local SQLite file in the project folder; no server is needed.
+
+Several processes may log to one SQLite store at the same time (docs/guarantees.md):
+first-time creation of the store and of the experiment happens under an exclusive file
+lock, and writes that meet a locked database are retried with backoff. A store that
+cannot be opened is a user error (LbmError), not a traceback.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import platform
+import sys
+import tempfile
+import time
 from contextlib import contextmanager
+from importlib import metadata
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator, TypeVar
+from urllib.parse import urlparse
 
 import pandas as pd
+
+from lbm_model.errors import LbmError
+
+T = TypeVar("T")
+RETRY_DELAYS_S = (0.2, 0.5, 1.0, 2.0, 4.0, 8.0)
+RECORDED_PACKAGES = ("lbm-model", "numpy", "scipy", "pandas", "pyarrow", "statsmodels", "scikit-learn", "esda",
+                     "libpysal", "pymc", "mlflow", "hydra-core", "omegaconf")
 
 
 def _flatten(prefix: str, value, out: dict) -> dict:
@@ -23,6 +43,89 @@ def _flatten(prefix: str, value, out: dict) -> dict:
     return out
 
 
+def sqlite_path(uri: str) -> Path | None:
+    """The database file of a ``sqlite:///`` tracking URI (None for other stores)."""
+    if not uri.startswith("sqlite:"):
+        return None
+    path = urlparse(uri).path if not uri.startswith("sqlite:///") else uri[len("sqlite:///"):]
+    path = path.split("?", 1)[0]
+    return Path(path) if path and path != ":memory:" else None
+
+
+@contextmanager
+def store_lock(uri: str) -> Iterator[None]:
+    """An exclusive inter-process lock for one tracking store (a no-op for non-SQLite stores).
+
+    The lock file lives in the temp directory, keyed on the database's resolved path, so
+    that two spellings of one store (relative, absolute) share it.
+    """
+    db = sqlite_path(uri)
+    if db is None or os.name == "nt":
+        yield
+        return
+    import fcntl
+
+    key = hashlib.sha256(str(db.resolve()).encode()).hexdigest()[:16]
+    with open(Path(tempfile.gettempdir()) / f"lbm-mlflow-store-{key}.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _is_transient(exc: Exception) -> bool:
+    text = str(exc).lower()
+    return ("database is locked" in text or "database table is locked" in text
+            or getattr(exc, "error_code", "") == "TEMPORARILY_UNAVAILABLE")
+
+
+def with_retries(action: Callable[[], T], what: str) -> T:
+    """Run ``action``; retry with backoff while the store reports a locked database."""
+    for delay in (*RETRY_DELAYS_S, None):
+        try:
+            return action()
+        except Exception as exc:  # MLflow wraps sqlite errors in MlflowException
+            if delay is None or not _is_transient(exc):
+                raise
+            time.sleep(delay)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _tracking_error(uri: str, exc: Exception) -> LbmError:
+    first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    return LbmError(f"tracking.uri={uri}: the MLflow store cannot be used ({type(exc).__name__}: {first_line}); "
+                    "fix the URI or set tracking.enabled=false.")
+
+
+def open_experiment(uri: str, artifact_dir: str, experiment: str) -> str:
+    """Point MLflow at the store and return the experiment id, creating store and experiment once."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    db = sqlite_path(uri)
+    if db is not None:
+        db.parent.mkdir(parents=True, exist_ok=True)
+    mlflow.set_tracking_uri(uri)
+    with store_lock(uri):
+        try:
+            found = with_retries(lambda: mlflow.get_experiment_by_name(experiment), "read the experiment")
+            if found is not None:
+                return found.experiment_id
+            location = Path(artifact_dir).resolve().as_uri()
+            try:
+                return with_retries(lambda: mlflow.create_experiment(experiment, artifact_location=location),
+                                    "create the experiment")
+            except MlflowException as exc:  # another process (without our lock) was first
+                if getattr(exc, "error_code", "") != "RESOURCE_ALREADY_EXISTS":
+                    raise
+                return mlflow.get_experiment_by_name(experiment).experiment_id
+        except LbmError:
+            raise
+        except Exception as exc:
+            raise _tracking_error(uri, exc) from None
+
+
 @contextmanager
 def tracked_run(enabled: bool, uri: str, artifact_dir: str, experiment: str, run_name: str) -> Iterator[object | None]:
     """An active MLflow run (or None when tracking is disabled)."""
@@ -31,12 +134,74 @@ def tracked_run(enabled: bool, uri: str, artifact_dir: str, experiment: str, run
         return
     import mlflow
 
-    mlflow.set_tracking_uri(uri)
-    if mlflow.get_experiment_by_name(experiment) is None:
-        mlflow.create_experiment(experiment, artifact_location=Path(artifact_dir).resolve().as_uri())
-    mlflow.set_experiment(experiment)
-    with mlflow.start_run(run_name=run_name) as run:
+    experiment_id = open_experiment(uri, artifact_dir, experiment)
+    try:
+        run = with_retries(lambda: mlflow.start_run(experiment_id=experiment_id, run_name=run_name), "start a run")
+    except Exception as exc:
+        raise _tracking_error(uri, exc) from None
+    try:
         yield run
+    except BaseException:
+        with_retries(lambda: mlflow.end_run(status="FAILED"), "end the run")
+        raise
+    with_retries(lambda: mlflow.end_run(status="FINISHED"), "end the run")
+
+
+def package_versions() -> dict[str, str | None]:
+    """Installed versions of the packages that determine a run's numbers."""
+    versions = {}
+    for name in RECORDED_PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def hydra_overrides() -> list[str]:
+    """The command-line overrides of the running Hydra job (empty outside Hydra)."""
+    try:
+        from hydra.core.hydra_config import HydraConfig
+
+        return list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
+    except Exception:
+        return []
+
+
+def _git_dirty() -> bool | None:
+    """Whether the checkout the code runs from has uncommitted changes (None outside git)."""
+    import subprocess
+
+    try:
+        done = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True,
+                              timeout=10, cwd=Path(__file__).parent)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return bool(done.stdout.strip()) if done.returncode == 0 else None
+
+
+def rerun_record(config: dict, input_paths: dict[str, str], input_sha256: dict[str, str], code_version: dict,
+                 content_sha256: str) -> dict:
+    """Everything needed to repeat a run and check that the repeat gives the same model.
+
+    Rerun with the same inputs (checked by sha256), the same code (git commit and package
+    versions) and ``lbm-experiment`` plus the recorded overrides; the repeat's frozen model
+    must have the recorded ``content_sha256``.
+    """
+    overrides = hydra_overrides()
+    return {
+        "command": ["lbm-experiment", *overrides],
+        "overrides": overrides,
+        "argv": list(sys.argv),
+        "working_directory": os.getcwd(),
+        "resolved_config": config,
+        "inputs": {k: {"path": str(Path(p).resolve()), "sha256": input_sha256[k]} for k, p in input_paths.items()},
+        "code_version": {**code_version, "git_dirty": _git_dirty()},
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "packages": package_versions(),
+        "expected_content_sha256": content_sha256,
+    }
 
 
 def log_recalibration(config: dict, content: dict, weights_table: pd.DataFrame, model_path: Path,
@@ -45,11 +210,21 @@ def log_recalibration(config: dict, content: dict, weights_table: pd.DataFrame, 
     import mlflow
 
     params = _flatten("", config, {})
-    mlflow.log_params({k: str(v)[:6000] for k, v in params.items()})
+    with_retries(lambda: mlflow.log_params({k: str(v)[:6000] for k, v in params.items()}), "log params")
     stats = {f"fit.{k}": float(v) for k, v in content["estimator"]["fit_stats"].items()}
     stats["judgement_scale"] = float(content["estimator"]["judgement_scale"])
-    mlflow.log_metrics(stats)
-    mlflow.set_tags(tags)
+    with_retries(lambda: mlflow.log_metrics(stats), "log metrics")
+    with_retries(lambda: mlflow.set_tags(tags), "set tags")
     mlflow.log_dict(config, "config/resolved_config.json")
     mlflow.log_text(weights_table.to_csv(index=False, lineterminator="\n"), "model/weights.csv")
     mlflow.log_artifact(str(model_path), artifact_path="model")
+
+
+def log_rerun_record(record: dict) -> None:
+    """Store the rerun record (rerun.json) and its key facts as tags of the active run."""
+    import mlflow
+
+    with_retries(lambda: mlflow.set_tags({"content_sha256": record["expected_content_sha256"],
+                                          "git_commit": str(record["code_version"].get("git_commit")),
+                                          "rerun_command": " ".join(record["command"])[:5000]}), "set tags")
+    mlflow.log_dict(record, "rerun.json")

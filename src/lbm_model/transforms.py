@@ -47,6 +47,6 @@ def fit_standardisation(transformed: np.ndarray) -> Standardisation:
     """Standardisation constants over all given cell-year rows (unweighted)."""
     transformed = np.asarray(transformed, float)
     sd = float(transformed.std())
-    if not sd > 0:
+    if not sd > 0 or transformed.min() == transformed.max():  # a constant's sd can round to ~1e-17, not 0
         raise ValueError("indicator has no variation; it cannot be standardised")
     return Standardisation(mean=float(transformed.mean()), sd=sd)

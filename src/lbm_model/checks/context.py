@@ -1,0 +1,84 @@
+"""Everything a check may look at, computed once and shared: the fitted model, its data, scores."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from lbm_model.checks.config import ChecksConfig
+from lbm_model.checks.predict import respondent_residuals
+from lbm_model.classes import assign_classes
+from lbm_model.dimensions import DIMENSION_KEYS
+from lbm_model.inputs import Inputs
+
+
+@dataclass
+class CheckContext:
+    """The inputs of the checks; plain objects, no global configuration.
+
+    Attributes
+    ----------
+    inputs : validated cells, survey and catalog.
+    fitted : the fitted model (``fitted.data`` is its respondent-level design).
+    thresholds : the eight class thresholds fixed at freeze time.
+    base_year : the year the classes were anchored on (descriptive score checks use it).
+    config : the checks configuration.
+    export_dir : where ``evidence/`` and ``audit.json`` go.
+    """
+
+    inputs: Inputs
+    fitted: object
+    thresholds: np.ndarray
+    base_year: int
+    config: ChecksConfig
+    export_dir: Path
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def data(self):
+        if self.fitted.data is None:
+            raise ValueError("the fitted model carries no estimation data; fit it with recalibrate.fit_model")
+        return self.fitted.data
+
+    @property
+    def estimator(self):
+        return self.fitted.estimator
+
+    @property
+    def indicator_names(self) -> list[str]:
+        return [i.name for i in self.fitted.indicators]
+
+    @cached_property
+    def residuals(self) -> np.ndarray:
+        """Observed minus expected judgement per respondent (never written anywhere)."""
+        return respondent_residuals(self.estimator, self.data)
+
+    @cached_property
+    def judgement_weights(self) -> pd.Series:
+        return self.estimator.judgement_weights_.reindex(self.indicator_names)
+
+    @cached_property
+    def dimension_scores(self) -> pd.DataFrame:
+        """Per training cell-year, the five dimension scores and the total (judgement points)."""
+        weights = self.judgement_weights
+        values = self.fitted.standardised[self.indicator_names].to_numpy(float)
+        out = {}
+        for key in DIMENSION_KEYS:
+            mask = np.array([i.dimension == key for i in self.fitted.indicators])
+            out[key] = values[:, mask] @ weights.to_numpy()[mask] if mask.any() else np.zeros(len(values))
+        frame = pd.DataFrame(out, index=self.fitted.standardised.index)
+        frame.insert(0, "score", frame.sum(axis=1))
+        return frame
+
+    @cached_property
+    def classes(self) -> np.ndarray:
+        return assign_classes(self.dimension_scores["score"].to_numpy(), self.thresholds)
+
+    @property
+    def composition_names(self) -> list[str]:
+        """Catalog indicators flagged stigmatising that the cells table carries (audit only)."""
+        return [i.name for i in self.inputs.catalog.stigmatising_indicators if i.name in self.inputs.cells.columns]

@@ -1,0 +1,178 @@
+"""Spatial autocorrelation of the model's residuals (a gate) and of the scores (descriptive).
+
+Clustered residuals mean whole neighbourhoods are systematically misjudged. The residual
+check averages observed-minus-expected judgements per cell with respondents and per
+buurt, and tests Moran's I (Moran 1950) under every configured weights type with
+seeded permutation inference; buurt residuals also get local Moran clusters (Anselin
+1995), a cluster map and a Moran scatter plot (Anselin 1996). The same statistics for the
+base year's scores are descriptive only (scores of neighbouring places are meant to be
+alike) and always pass.
+
+Disclosure: residual figures and tables are at buurt level and only for buurten with at
+least ``disclosure.min_respondents`` respondents; the cell level yields global numbers only.
+
+References
+----------
+Moran, P. A. P. (1950). Notes on continuous stochastic phenomena. Biometrika 37, 17-23.
+Anselin, L. (1995). Local indicators of spatial association - LISA. Geographical Analysis 27, 93-115.
+Anselin, L. (1996). The Moran scatterplot as an ESDA tool. In Spatial Analytical Perspectives on GIS.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from lbm_model.checks import figures
+from lbm_model.checks.areas import buurt_scores, mean_residuals
+from lbm_model.checks.context import CheckContext
+from lbm_model.checks.evidence import EvidenceWriter
+from lbm_model.checks.moran import LISA_LABELS, global_moran, local_moran
+from lbm_model.checks.result import FAIL, PASS, WARN, CheckResult, worst
+from lbm_model.checks.weights import build_weights
+
+RESIDUALS, SCORES = "residual_autocorrelation", "score_autocorrelation"
+MIN_AREAS = 5        # fewer areas than this give no meaningful autocorrelation
+
+
+def _moran_rows(values: pd.Series, xy: np.ndarray, level: str, ctx: CheckContext,
+                permutations: int) -> tuple[list[dict], dict]:
+    """Global Moran's I of ``values`` under every configured weights type; also returns the weights."""
+    cfg = ctx.config.spatial
+    rows, weights = [], {}
+    for kind in cfg.weights:
+        w = weights[kind] = build_weights(xy, kind, k=cfg.knn_k, threshold_m=float(cfg.distance_band_m.get(level, 0)) or None)
+        stats = global_moran(values.to_numpy(float)[w.keep], w.graph, permutations, ctx.config.seed)
+        rows.append({"level": level, "weights": kind, "weights_description": w.description,
+                     "n_areas": w.n, "n_islands_dropped": w.n_dropped, **stats})
+    return rows, weights
+
+
+def _grade(row: dict, ctx: CheckContext) -> str:
+    cfg = ctx.config.spatial
+    p = row.get("p_sim", row["p_norm"])
+    if not (p < cfg.alpha and row["I"] > 0):
+        return PASS
+    if row["I"] >= float(cfg.fail_moran_i[row["level"]]):
+        return FAIL
+    return WARN if row["I"] >= float(cfg.warn_moran_i[row["level"]]) else PASS
+
+
+def _lisa_evidence(values: pd.Series, w, ctx: CheckContext, ev: EvidenceWriter, what: str,
+                   table_extra: pd.DataFrame) -> tuple[dict[str, int], pd.Series]:
+    """Local Moran of buurt ``values`` under knn weights ``w``: table, scatter plot; returns counts and categories."""
+    cfg = ctx.config.spatial
+    lisa = local_moran(values.to_numpy(float), w.graph, cfg.lisa_permutations, ctx.config.seed, cfg.alpha)
+    category = pd.Series(lisa["label"], index=values.index, name="lisa_category")
+    table = table_extra.assign(local_i=lisa["Is"], quadrant=[LISA_LABELS[q] for q in lisa["quadrant"]],
+                               p_sim=lisa["p_sim"], lisa_category=category.to_numpy())
+    ev.table(table.reset_index(), f"lisa_{what}_buurt.csv")
+    z = (values.to_numpy(float) - values.mean()) / values.std(ddof=0)
+    lag = np.asarray(w.graph.lag(z), float)
+    moran_i = float(np.sum(z * lag) / np.sum(z * z))
+    note = f"{len(values):,} buurten, {w.description}"
+    ev.figure(figures.moran_scatter(z, lag, moran_i, f"Moran scatter plot: buurt {what}", note),
+              f"moran_scatter_{what}_buurt.png")
+    counts = {label.replace(" ", "_").replace("-", "_"): int((category == label).sum()) for label in LISA_LABELS.values()}
+    return counts, category
+
+
+def _map(ctx: CheckContext, category: pd.Series, ev: EvidenceWriter, what: str, note: str) -> None:
+    cells = ctx.inputs.cells
+    base = cells[(cells["year"] == ctx.base_year) & (cells["households"] > 0)]
+    cat = base["buurt_code"].map(category).fillna("suppressed").to_numpy(dtype=object)
+    fig = figures.lisa_map(base[["x", "y"]].to_numpy(float), cat, f"LISA clusters of buurt {what}", note)
+    ev.figure(fig, f"lisa_{what}_buurt_map.png")
+
+
+def _metrics(rows: list[dict]) -> dict[str, float]:
+    out = {}
+    for r in rows:
+        prefix = f"{r['level']}.{r['weights']}"
+        out.update({f"{prefix}.moran_i": r["I"], f"{prefix}.p_sim": r.get("p_sim", r["p_norm"]),
+                    f"{prefix}.z_norm": r["z_norm"], f"{prefix}.n_areas": r["n_areas"]})
+    return out
+
+
+def residual_autocorrelation(ctx: CheckContext) -> CheckResult:
+    """Moran's I of mean residuals per cell and per buurt; LISA clusters of buurt residuals."""
+    cfg, disclosure = ctx.config.spatial, ctx.config.disclosure
+    ev = EvidenceWriter(ctx.export_dir, RESIDUALS)
+    rows, details = [], {}
+    for level in cfg.levels:
+        areas = mean_residuals(ctx.inputs.cells, ctx.data.cell_position, ctx.residuals, ctx.data.weight, level)
+        if level == "buurt":
+            small = int((areas["respondents"] < disclosure.min_respondents).sum())
+            areas = areas[areas["respondents"] >= disclosure.min_respondents]
+            details["buurten_below_min_respondents"] = small
+        if len(areas) < MIN_AREAS:
+            details.setdefault("skipped_levels", {})[level] = f"only {len(areas)} areas"
+            continue
+        xy = areas[["x", "y"]].to_numpy(float)
+        level_rows, weights = _moran_rows(areas["mean_residual"], xy, level, ctx, cfg.permutations)
+        rows += level_rows
+        if level == "buurt" and cfg.lisa:
+            knn = weights.get("knn") or build_weights(xy, "knn", k=cfg.knn_k)
+            counts, category = _lisa_evidence(areas["mean_residual"], knn, ctx, ev, "residuals",
+                                              areas[["respondents", "mean_residual"]])
+            details["lisa_buurt_counts"] = counts
+            _map(ctx, category, ev, "residuals",
+                 f"buurten with >= {disclosure.min_respondents} respondents; others shown as suppressed")
+    for r in rows:
+        r["verdict"] = _grade(r, ctx)
+    if rows:
+        ev.table(pd.DataFrame(rows), "moran_residuals.csv")
+    verdict = worst([*(r["verdict"] for r in rows), *([WARN] if details.get("skipped_levels") else [])])
+    details["moran"] = rows
+    flagged = [f"{r['level']}/{r['weights']} I={r['I']:.3f} ({r['verdict']})" for r in rows if r["verdict"] != PASS]
+    summary = ("residuals cluster in space: significant Moran's I above threshold at " + "; ".join(flagged) if flagged
+               else "no significant residual clustering above threshold ("
+               + ", ".join(f"{r['level']}/{r['weights']} I={r['I']:.3f}" for r in rows) + ")")
+    skipped = details.get("skipped_levels", {})
+    if skipped:
+        summary += "; not measured: " + ", ".join(f"{lvl} ({why})" for lvl, why in skipped.items())
+    return CheckResult(RESIDUALS, verdict, _metrics(rows), details, tuple(ev.files), summary)
+
+
+def _cell_scores(ctx: CheckContext, ev: EvidenceWriter) -> list[dict]:
+    cells, score = ctx.inputs.cells, ctx.dimension_scores["score"]
+    mask = ((cells["year"] == ctx.base_year) & (cells["households"] > 0)).to_numpy()
+    values, xy = score[mask], cells.loc[mask, ["x", "y"]].to_numpy(float)
+    if len(values) < MIN_AREAS:
+        return []
+    rows, weights = _moran_rows(values, xy, "cell", ctx, ctx.config.spatial.score_permutations)
+    z = (values.to_numpy() - values.mean()) / values.std(ddof=0)
+    w = weights.get("knn") or build_weights(xy, "knn", k=ctx.config.spatial.knn_k)
+    lag = np.asarray(w.graph.lag(z), float)
+    ev.figure(figures.moran_scatter(z, lag, float(z @ lag / (z @ z)), f"Moran scatter plot: cell scores {ctx.base_year}",
+                                    f"{len(z):,} inhabited cells, {w.description}"), "moran_scatter_scores_cell.png")
+    return rows
+
+
+def _buurt_scores(ctx: CheckContext, ev: EvidenceWriter, details: dict) -> list[dict]:
+    cfg, min_households = ctx.config.spatial, ctx.config.disclosure.min_households
+    areas = buurt_scores(ctx.inputs.cells, ctx.dimension_scores["score"], ctx.base_year)
+    areas = areas[areas["households"] >= min_households]
+    if len(areas) < MIN_AREAS:
+        return []
+    xy = areas[["x", "y"]].to_numpy(float)
+    rows, weights = _moran_rows(areas["score"], xy, "buurt", ctx, cfg.score_permutations)
+    if cfg.lisa:
+        knn = weights.get("knn") or build_weights(xy, "knn", k=cfg.knn_k)
+        counts, category = _lisa_evidence(areas["score"], knn, ctx, ev, "scores", areas[["households", "score"]])
+        details["lisa_buurt_counts"] = counts
+        _map(ctx, category, ev, "scores", f"buurten with >= {min_households} households, {ctx.base_year}")
+    return rows
+
+
+def score_autocorrelation(ctx: CheckContext) -> CheckResult:
+    """Descriptive: Moran's I of the base year's cell and buurt scores, LISA map of buurt scores."""
+    ev = EvidenceWriter(ctx.export_dir, SCORES)
+    rows, details = [], {"descriptive": True, "year": ctx.base_year}
+    for level in ctx.config.spatial.score_levels:
+        rows += _cell_scores(ctx, ev) if level == "cell" else _buurt_scores(ctx, ev, details)
+    if rows:
+        ev.table(pd.DataFrame(rows), "moran_scores.csv")
+    details["moran"] = rows
+    summary = "descriptive: " + (", ".join(f"{r['level']}/{r['weights']} I={r['I']:.3f}" for r in rows) or "too few areas")
+    return CheckResult(SCORES, PASS, _metrics(rows), details, tuple(ev.files), summary)

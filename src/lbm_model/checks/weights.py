@@ -1,0 +1,84 @@
+"""Spatial weights between points (cell or buurt centres, EPSG:28992 metres) with libpysal.
+
+Two kinds, chosen in ``conf/checks``: k nearest neighbours and a binary distance band.
+Both are row-standardised. Points without any neighbour inside a distance band
+(islands) are dropped from that analysis and counted, so Moran's I is never diluted by
+rows of zeros.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import sparse
+
+KINDS = ("knn", "distance_band")
+
+
+@dataclass(frozen=True)
+class SpatialWeights:
+    """Row-standardised weights over the points ``keep`` (positions in the input)."""
+
+    graph: object            # libpysal.graph.Graph, transformed 'r'
+    keep: np.ndarray         # positions of the points that take part
+    kind: str
+    description: str
+    n_input: int
+
+    @property
+    def n(self) -> int:
+        return int(len(self.keep))
+
+    @property
+    def n_dropped(self) -> int:
+        """Points left out (islands of a distance band)."""
+        return int(self.n_input - len(self.keep))
+
+
+def distance_band_adjacency(xy: np.ndarray, threshold_m: float) -> sparse.csr_matrix:
+    """Binary symmetric adjacency of points at most ``threshold_m`` apart (k-d tree pairs, no self-links).
+
+    Equivalent to libpysal's ``Graph.build_distance_band(binary=True)`` but built from
+    scipy's k-d tree pairs, which is one to two orders of magnitude faster for hundreds of
+    thousands of cells.
+    """
+    from scipy.spatial import cKDTree
+
+    pairs = cKDTree(xy).query_pairs(threshold_m, output_type="ndarray")
+    n = len(xy)
+    rows = np.concatenate([pairs[:, 0], pairs[:, 1]])
+    cols = np.concatenate([pairs[:, 1], pairs[:, 0]])
+    return sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(n, n))
+
+
+def build_weights(xy: np.ndarray, kind: str, *, k: int = 8, threshold_m: float | None = None) -> SpatialWeights:
+    """k-nearest-neighbour or distance-band weights between the rows of ``xy`` (metres).
+
+    Parameters
+    ----------
+    xy : (n, 2) array of coordinates in metres.
+    kind : ``knn`` or ``distance_band``.
+    k : neighbours per point for ``knn`` (reduced to n - 1 for tiny inputs).
+    threshold_m : band radius in metres for ``distance_band``.
+    """
+    from libpysal.graph import Graph
+
+    xy = np.asarray(xy, dtype=float)
+    n = len(xy)
+    if n < 3:
+        raise ValueError(f"spatial weights need at least 3 points, got {n}")
+    if kind == "knn":
+        k_used = int(min(k, n - 1))
+        graph = Graph.build_knn(xy, k=k_used, coplanar="clique").transform("r")
+        return SpatialWeights(graph, np.arange(n), kind, f"{k_used} nearest neighbours, row-standardised", n)
+    if kind == "distance_band":
+        if threshold_m is None or threshold_m <= 0:
+            raise ValueError("distance_band weights need a positive threshold in metres")
+        adjacency = distance_band_adjacency(xy, float(threshold_m))
+        keep = np.flatnonzero(np.asarray(adjacency.sum(axis=1)).ravel() > 0)
+        if len(keep) < 3:
+            raise ValueError(f"a {threshold_m:g} m distance band leaves fewer than 3 connected points")
+        graph = Graph.from_sparse(adjacency[keep][:, keep].tocsr()).transform("r")
+        return SpatialWeights(graph, keep, kind, f"binary distance band {threshold_m:g} m, row-standardised", n)
+    raise ValueError(f"unknown weights kind {kind!r}; expected one of {', '.join(KINDS)}")

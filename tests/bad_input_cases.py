@@ -1,0 +1,576 @@
+"""The bad-input catalogue: each case, the real command it goes through and the message it must give.
+
+Used by tests/test_bad_input_catalogue.py (one test per case) and, run as a script, to
+regenerate docs/bad-input.md from the messages the real commands print::
+
+    .venv/bin/python tests/bad_input_cases.py --write docs/bad-input.md
+
+Every case runs in its own working directory holding valid tiny inputs (in/cells.csv,
+in/survey.csv, in/catalog.yaml) and a valid frozen model (model/), so the messages show
+short relative paths. A case breaks one thing and runs one command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = ROOT / ".venv" / "bin"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from conftest import tiny_tables  # noqa: E402
+
+EXPORT = "out/export"
+SCORES = "out/scores.parquet"
+
+
+class Workspace:
+    """One case's working directory with valid inputs; ``prepare`` functions break one thing."""
+
+    def __init__(self, root: Path, model_dir: Path):
+        self.root = root
+        self.cells, self.survey, self.catalog = tiny_tables()
+        self.paths = {"cells": "in/cells.csv", "survey": "in/survey.csv", "catalog": "in/catalog.yaml"}
+        (root / "in").mkdir(parents=True)
+        self.save("cells", self.cells)
+        self.save("survey", self.survey)
+        self.save_catalog(self.catalog)
+        shutil.copytree(model_dir, root / "model")
+
+    def save(self, key: str, frame: pd.DataFrame, name: str | None = None) -> None:
+        """Write a table (CSV or Parquet by the name's extension) and point the input at it."""
+        if name:
+            self.paths[key] = f"in/{name}"
+        target = self.root / self.paths[key]
+        frame.to_parquet(target, index=False) if target.suffix == ".parquet" else frame.to_csv(target, index=False)
+
+    def save_catalog(self, catalog: dict) -> None:
+        (self.root / self.paths["catalog"]).write_text(yaml.safe_dump(catalog, sort_keys=False))
+
+    def raw(self, key: str, name: str, data: bytes | str) -> None:
+        """Put raw content in ``in/<name>`` and point the input at it."""
+        self.paths[key] = f"in/{name}"
+        target = self.root / self.paths[key]
+        target.write_bytes(data if isinstance(data, bytes) else data.encode())
+
+    def cells_text(self) -> str:
+        return self.cells.to_csv(index=False)
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    input: str                       # cells | survey | catalog | config | model | output | options
+    command: str                     # lbm-experiment | lbm score | lbm world
+    wrong: str                       # what is wrong, in words, for the catalogue
+    prepare: Callable[[Workspace], list[str]]
+    expect: str                      # regex the message must match
+    exit_code: int = 2
+    warning: bool = False            # the input is accepted; the message is a warning
+    tracking: bool = False           # run lbm-experiment with MLflow tracking on
+
+
+@dataclass
+class Outcome:
+    case: Case
+    returncode: int
+    stdout: str
+    stderr: str
+    message: str
+    written: list[str] = field(default_factory=list)     # files under out/ after the run
+    root: Path | None = None
+
+
+def _mutate(key: str, change: Callable[[pd.DataFrame], pd.DataFrame | None], name: str | None = None,
+            extra: list[str] | None = None) -> Callable[[Workspace], list[str]]:
+    def prepare(ws: Workspace) -> list[str]:
+        frame = getattr(ws, key).copy()
+        changed = change(frame)
+        ws.save(key, frame if changed is None else changed, name)
+        return list(extra or [])
+    return prepare
+
+
+def _catalog(change: Callable[[dict], None]) -> Callable[[Workspace], list[str]]:
+    def prepare(ws: Workspace) -> list[str]:
+        catalog = json.loads(json.dumps(ws.catalog))
+        change(catalog)
+        ws.save_catalog(catalog)
+        return []
+    return prepare
+
+
+def _raw(key: str, name: str, data: bytes | str | Callable[[Workspace], bytes | str]) -> Callable[[Workspace], list[str]]:
+    def prepare(ws: Workspace) -> list[str]:
+        ws.raw(key, name, data(ws) if callable(data) else data)
+        return []
+    return prepare
+
+
+def _args(*extra: str) -> Callable[[Workspace], list[str]]:
+    return lambda ws: list(extra)
+
+
+def _set(frame: pd.DataFrame, rows, column: str, value) -> None:
+    """Set cells, widening the column's type when the value does not fit it (as a CSV would)."""
+    try:
+        frame.loc[rows, column] = value
+    except (TypeError, ValueError):
+        frame[column] = frame[column].astype(object)
+        frame.loc[rows, column] = value
+
+
+def _duplicate_header(ws: Workspace, key: str, column: str, value: str) -> bytes:
+    lines = getattr(ws, key).to_csv(index=False).splitlines()
+    return ("\n".join([lines[0] + f",{column}"] + [line + f",{value}" for line in lines[1:]]) + "\n").encode()
+
+
+def _parquet_duplicate_column(ws: Workspace) -> None:
+    table = pa.Table.from_pandas(ws.cells, preserve_index=False)
+    table = table.append_column("households", table.column("households"))
+    ws.paths["cells"] = "in/cells.parquet"
+    pq.write_table(table, ws.root / ws.paths["cells"])
+
+
+def _edit_model(change: Callable[[bytes], bytes]) -> Callable[[Workspace], list[str]]:
+    def prepare(ws: Workspace) -> list[str]:
+        path = ws.root / "model" / "model.json"
+        path.write_bytes(change(path.read_bytes()))
+        return []
+    return prepare
+
+
+def _tamper_weight(raw: bytes) -> bytes:
+    document = json.loads(raw)
+    document["content"]["indicators"][0]["weight"] *= 2
+    return (json.dumps(document, sort_keys=True, indent=2, ensure_ascii=False) + "\n").encode()
+
+
+CELLS = "in/cells\\.csv"
+SURVEY = "in/survey\\.csv"
+CATALOG = "in/catalog\\.yaml"
+
+CASES: list[Case] = [
+    # ---- cells, through lbm-experiment ------------------------------------------------------
+    Case("cells-missing-file", "cells", "lbm-experiment", "the cells file does not exist",
+         lambda ws: [f"data.cells=in/nowhere.csv"], r"^in/nowhere\.csv: file not found\.$"),
+    Case("cells-is-directory", "cells", "lbm-experiment", "the cells path is a directory",
+         lambda ws: ["data.cells=in"], r"^in: is a directory; expected a file\.$"),
+    Case("cells-not-parquet", "cells", "lbm-experiment", "a .parquet file that is not Parquet (text inside)",
+         _raw("cells", "cells.parquet", "cell_id,year\nE1,2020\n"), r"^in/cells\.parquet: cannot be read as Parquet \("),
+    Case("cells-parquet-named-csv", "cells", "lbm-experiment", "a Parquet file saved under a .csv name",
+         _raw("cells", "cells_binary.csv", lambda ws: ws.cells.to_parquet(index=False)),
+         r"^in/cells_binary\.csv: cannot be read as CSV \("),
+    Case("cells-unsupported-type", "cells", "lbm-experiment", "an Excel file instead of Parquet or CSV",
+         _raw("cells", "cells.xlsx", b"PK\x03\x04"),
+         r"^in/cells\.xlsx: unsupported file type '\.xlsx'; expected \.parquet or \.csv\.$"),
+    Case("cells-missing-column", "cells", "lbm-experiment", "the contract column households is missing",
+         _mutate("cells", lambda f: f.drop(columns=["households"])),
+         rf"^{CELLS}: missing column\(s\) households; expected the cells columns cell_id, year, x, y,"),
+    Case("cells-duplicated-column-csv", "cells", "lbm-experiment", "the CSV header names year twice",
+         _raw("cells", "cells_dup.csv", lambda ws: _duplicate_header(ws, "cells", "year", "2020")),
+         r"^in/cells_dup\.csv: duplicated column name\(s\) year; expected each column once\.$"),
+    Case("cells-duplicated-column-parquet", "cells", "lbm-experiment", "the Parquet schema names households twice",
+         lambda ws: (_parquet_duplicate_column(ws), [])[1],
+         r"^in/cells\.parquet: duplicated column name\(s\) households; expected each column once\.$"),
+    Case("cells-duplicate-cell-year", "cells", "lbm-experiment", "one cell_id appears twice in the same year",
+         _mutate("cells", lambda f: _set(f, 1, "cell_id", f.loc[0, "cell_id"])),
+         rf"^{CELLS}: column 'cell_id\+year': duplicate values in 1 row \(row 2\); expected each value once\.$"),
+    Case("cells-empty-id", "cells", "lbm-experiment", "a cell without a cell_id",
+         _mutate("cells", lambda f: _set(f, 4, "cell_id", None)),
+         rf"^{CELLS}: column 'cell_id': missing or empty values in 1 row \(row 5\); expected a non-empty text code\.$"),
+    Case("cells-nan-indicator", "cells", "lbm-experiment", "missing (NaN) indicator values",
+         _mutate("cells", lambda f: _set(f, [3, 7], "green_share_500m", np.nan)),
+         rf"^{CELLS}: column 'green_share_500m': missing, NaN or infinite values in 2 rows \(rows 4, 8\); "
+         r"expected finite numbers\.$"),
+    Case("cells-infinite-indicator", "cells", "lbm-experiment", "an infinite indicator value (inf)",
+         _mutate("cells", lambda f: _set(f, 5, "dist_supermarket_m", np.inf)),
+         rf"^{CELLS}: column 'dist_supermarket_m': missing, NaN or infinite values in 1 row \(row 6\)"),
+    Case("cells-text-in-indicator", "cells", "lbm-experiment", "text in a numeric indicator column",
+         _mutate("cells", lambda f: _set(f, 6, "green_share_500m", "abc")),
+         rf"^{CELLS}: column 'green_share_500m': non-numeric values in 1 row \(row 7\); expected numbers\.$"),
+    Case("cells-boolean-indicator", "cells", "lbm-experiment", "an indicator stored as true/false (Parquet)",
+         _mutate("cells", lambda f: f.assign(green_share_500m=f["green_share_500m"] > 0.5), "cells.parquet"),
+         r"^in/cells\.parquet: column 'green_share_500m': non-numeric values \(the column holds bool values\) "
+         r"in 80 rows"),
+    Case("cells-text-year", "cells", "lbm-experiment", "a year written as text",
+         _mutate("cells", lambda f: _set(f, 2, "year", "twenty")),
+         rf"^{CELLS}: column 'year': non-numeric values in 1 row \(row 3\); expected numbers\.$"),
+    Case("cells-fractional-households", "cells", "lbm-experiment", "households that are not whole numbers",
+         _mutate("cells", lambda f: _set(f, 8, "households", 2.5)),
+         rf"^{CELLS}: column 'households': non-whole numbers in 1 row \(row 9\); expected whole numbers\.$"),
+    Case("cells-negative-households", "cells", "lbm-experiment", "negative households",
+         _mutate("cells", lambda f: _set(f, 10, "households", -2)),
+         rf"^{CELLS}: column 'households': values out of range in 1 row \(row 11\); expected whole numbers >= 0\.$"),
+    Case("cells-absurd-households", "cells", "lbm-experiment", "10^20 households in one cell (overflows int64)",
+         _mutate("cells", lambda f: _set(f, 12, "households", 1e20)),
+         rf"^{CELLS}: column 'households': implausibly many households for one 100 m cell in 1 row \(row 13\)"),
+    Case("cells-longitude-latitude", "cells", "lbm-experiment", "x, y in longitude/latitude degrees by mistake",
+         _mutate("cells", lambda f: f.assign(x=4.9, y=52.37)),
+         rf"^{CELLS}: column 'x\+y': coordinates that look like longitude/latitude degrees in 80 rows "
+         r"\(rows 1, 2, 3, 4, 5 and 75 more\); expected EPSG:28992 \(RD New\) metres"),
+    Case("cells-outside-netherlands", "cells", "lbm-experiment", "a y coordinate north of the Netherlands",
+         _mutate("cells", lambda f: _set(f, 3, "y", 700_000.0)),
+         rf"^{CELLS}: column 'y': coordinates outside the Netherlands in 1 row \(row 4\); "
+         r"expected EPSG:28992 metres between 289,000 and 629,000\.$"),
+    Case("cells-transform-domain", "cells", "lbm-experiment", "a negative distance under a log1p transform",
+         _mutate("cells", lambda f: _set(f, 2, "dist_supermarket_m", -5.0)),
+         rf"^{CELLS}: column 'dist_supermarket_m': values outside the domain of transform 'log1p' in 1 row \(row 3\)"),
+    Case("cells-indicator-without-variation", "cells", "lbm-experiment", "an indicator with one value everywhere",
+         _mutate("cells", lambda f: f.assign(green_share_500m=0.3)),
+         r"^cells: column 'green_share_500m': indicator has no variation; it cannot be standardised; "
+         r"expected an indicator that varies across cells\.$"),
+    Case("cells-catalog-indicator-absent", "cells", "lbm-experiment", "a catalog indicator has no column in cells",
+         _mutate("cells", lambda f: f.drop(columns=["green_share_500m"])),
+         rf"^{CELLS}: missing column\(s\) green_share_500m; expected the indicator columns green_share_500m, "
+         r"dist_supermarket_m"),
+    Case("cells-unknown-column", "cells", "lbm-experiment",
+         "a column that is neither a contract column nor a catalog indicator (accepted with a warning)",
+         _mutate("cells", lambda f: f.assign(**{"mystery[/b]": 1.0}), extra=["checks.run=[]"]),
+         rf"^{CELLS}: column\(s\) mystery\[/b\] are neither contract columns nor catalog indicators; they are ignored\.$",
+         exit_code=0, warning=True),
+    Case("cells-header-only", "cells", "lbm-experiment", "a cells table with a header and no rows",
+         _mutate("cells", lambda f: f.iloc[:0]),
+         rf"^{CELLS}: the table has no rows; expected at least one data row\.$"),
+    Case("cells-zero-bytes", "cells", "lbm-experiment", "an empty (zero-byte) cells file",
+         _raw("cells", "cells_empty.csv", b""),
+         r"^in/cells_empty\.csv: cannot be read as CSV \(EmptyDataError: No columns to parse from file\)\.$"),
+    # ---- survey -----------------------------------------------------------------------------
+    Case("survey-missing-file", "survey", "lbm-experiment", "the survey file does not exist (MLflow tracking on)",
+         lambda ws: ["data.survey=in/nowhere.parquet"], r"^in/nowhere\.parquet: file not found\.$", tracking=True),
+    Case("survey-unreadable", "survey", "lbm-experiment", "a truncated Parquet survey file",
+         _raw("survey", "survey.parquet", lambda ws: ws.survey.to_parquet(index=False)[:300]),
+         r"^in/survey\.parquet: cannot be read as Parquet \("),
+    Case("survey-missing-column", "survey", "lbm-experiment", "the response column is missing",
+         _mutate("survey", lambda f: f.drop(columns=["response"])),
+         rf"^{SURVEY}: missing column\(s\) response; expected the survey columns respondent_id, year, cell_id, "
+         r"response"),
+    Case("survey-duplicated-column", "survey", "lbm-experiment", "the CSV header names weight twice",
+         _raw("survey", "survey_dup.csv", lambda ws: _duplicate_header(ws, "survey", "weight", "1.0")),
+         r"^in/survey_dup\.csv: duplicated column name\(s\) weight; expected each column once\.$"),
+    Case("survey-duplicate-respondent", "survey", "lbm-experiment", "one respondent_id twice (MLflow tracking on)",
+         _mutate("survey", lambda f: _set(f, 5, "respondent_id", f.loc[4, "respondent_id"])),
+         rf"^{SURVEY}: column 'respondent_id': duplicate values in 1 row \(row 6\); expected each value once\.$",
+         tracking=True),
+    Case("survey-response-out-of-range", "survey", "lbm-experiment", "responses 6 and 0 on the 1..5 scale",
+         _mutate("survey", lambda f: _set(f, [0, 4], "response", [6, 0])),
+         rf"^{SURVEY}: column 'response': values out of range in 2 rows \(rows 1, 5\); "
+         r"expected whole numbers between 1 and 5\.$"),
+    Case("survey-response-fractional", "survey", "lbm-experiment", "a response of 3.5",
+         _mutate("survey", lambda f: _set(f, 9, "response", 3.5)),
+         rf"^{SURVEY}: column 'response': non-whole numbers in 1 row \(row 10\); expected whole numbers\.$"),
+    Case("survey-response-text", "survey", "lbm-experiment", "a response written as text",
+         _mutate("survey", lambda f: _set(f, 2, "response", "good")),
+         rf"^{SURVEY}: column 'response': non-numeric values in 1 row \(row 3\); expected numbers\.$"),
+    Case("survey-response-missing", "survey", "lbm-experiment", "a missing response",
+         _mutate("survey", lambda f: _set(f, 11, "response", np.nan)),
+         rf"^{SURVEY}: column 'response': missing, NaN or infinite values in 1 row \(row 12\); "
+         r"expected finite numbers\.$"),
+    Case("survey-weight-zero", "survey", "lbm-experiment", "survey weights of zero and below",
+         _mutate("survey", lambda f: _set(f, [2, 3], "weight", [0.0, -1.0])),
+         rf"^{SURVEY}: column 'weight': non-positive survey weights in 2 rows \(rows 3, 4\); "
+         r"expected weights > 0\.$"),
+    Case("survey-weight-infinite", "survey", "lbm-experiment", "an infinite survey weight",
+         _mutate("survey", lambda f: _set(f, 7, "weight", np.inf)),
+         rf"^{SURVEY}: column 'weight': missing, NaN or infinite values in 1 row \(row 8\)"),
+    Case("survey-unknown-cell", "survey", "lbm-experiment", "a respondent in a cell_id the cells table lacks",
+         _mutate("survey", lambda f: _set(f, 3, "cell_id", "E9999N9999")),
+         rf"^{SURVEY}: column 'cell_id\+year': respondents whose cell_id has no cell in that year in 1 row "
+         r"\(row 4\); expected a cell_id present in the cells table for the same year\.$"),
+    Case("survey-year-without-cells", "survey", "lbm-experiment", "a respondent in a year without cells",
+         _mutate("survey", lambda f: _set(f, 7, "year", 2016)),
+         rf"^{SURVEY}: column 'cell_id\+year': respondents whose cell_id has no cell in that year in 1 row "
+         r"\(row 8\)"),
+    Case("survey-missing-control", "survey", "lbm-experiment", "the catalog's control tenure is not in the survey",
+         _mutate("survey", lambda f: f.drop(columns=["tenure"])),
+         rf"^{SURVEY}: missing column\(s\) tenure; expected the control columns tenure"),
+    Case("survey-missing-control-value", "survey", "lbm-experiment", "a respondent without a tenure value",
+         _mutate("survey", lambda f: _set(f, 11, "tenure", None)),
+         rf"^{SURVEY}: column 'tenure': missing control values in 1 row \(row 12\); "
+         r"expected a value for every respondent\.$"),
+    Case("survey-header-only", "survey", "lbm-experiment", "a survey with a header and no rows",
+         _mutate("survey", lambda f: f.iloc[:0]), rf"^{SURVEY}: the table has no rows; expected at least one data row\.$"),
+    # ---- catalog ----------------------------------------------------------------------------
+    Case("catalog-missing-file", "catalog", "lbm-experiment", "the catalog file does not exist",
+         lambda ws: ["data.catalog=in/nowhere.yaml"], r"^in/nowhere\.yaml: file not found\.$"),
+    Case("catalog-not-yaml", "catalog", "lbm-experiment", "a catalog that is not valid YAML",
+         _raw("catalog", "broken.yaml", "indicators: [name: green\n  - {unclosed\n"),
+         r"^in/broken\.yaml: cannot be read as YAML \("),
+    Case("catalog-not-a-mapping", "catalog", "lbm-experiment", "a YAML list instead of a mapping",
+         _raw("catalog", "list.yaml", "- green_share_500m\n- dist_supermarket_m\n"),
+         r"^in/list\.yaml: expected a mapping with a non-empty list 'indicators' \(docs/data-contract\.md\)\.$"),
+    Case("catalog-empty", "catalog", "lbm-experiment", "an empty catalog file",
+         _raw("catalog", "empty.yaml", ""),
+         r"^in/empty\.yaml: expected a mapping with a non-empty list 'indicators'"),
+    Case("catalog-no-indicators", "catalog", "lbm-experiment", "a catalog with an empty indicator list",
+         _catalog(lambda c: c.update(indicators=[])),
+         rf"^{CATALOG}: expected a mapping with a non-empty list 'indicators'"),
+    Case("catalog-unknown-dimension", "catalog", "lbm-experiment", "an indicator in an unknown dimension",
+         _catalog(lambda c: c["indicators"][1].update(dimension="amenities")),
+         rf"^{CATALOG}: indicator entry 2 \('dist_supermarket_m'\): field 'dimension' is 'amenities'; "
+         r"expected one of fys, won, vrz, soc, onv\.$"),
+    Case("catalog-duplicate-indicator", "catalog", "lbm-experiment", "the same indicator name twice",
+         _catalog(lambda c: c["indicators"].append(dict(c["indicators"][0]))),
+         rf"^{CATALOG}: duplicate indicator name\(s\) green_share_500m; expected each indicator once\.$"),
+    Case("catalog-duplicate-key", "catalog", "lbm-experiment", "one indicator entry with two dimension keys",
+         _raw("catalog", "dupkey.yaml", "indicators:\n  - name: green_share_500m\n    dimension: fys\n"
+                                        "    dimension: vrz\n"),
+         r"^in/dupkey\.yaml: cannot be read as YAML \(ConstructorError: key 'dimension' appears twice"),
+    Case("catalog-unknown-field", "catalog", "lbm-experiment", "a misspelt field (dimenson)",
+         _catalog(lambda c: c["indicators"][0].update(dimenson="fys")),
+         rf"^{CATALOG}: indicator entry 1 \('green_share_500m'\): unknown field\(s\) dimenson\.$"),
+    Case("catalog-bad-sign", "catalog", "lbm-experiment", "expected_sign outside -1, 0, 1",
+         _catalog(lambda c: c["indicators"][0].update(expected_sign=2)),
+         rf"^{CATALOG}: indicator entry 1 \('green_share_500m'\): field 'expected_sign' is 2; expected -1, 0 or 1\.$"),
+    Case("catalog-unknown-transform", "catalog", "lbm-experiment", "an unknown transform",
+         _catalog(lambda c: c["indicators"][0].update(transform="logit")),
+         rf"^{CATALOG}: indicator entry 1 \('green_share_500m'\): field 'transform' is 'logit'; "
+         r"expected one of none, log1p, sqrt\.$"),
+    Case("catalog-indicator-absent-from-cells", "catalog", "lbm-experiment",
+         "the catalog names an indicator the cells table does not have",
+         _catalog(lambda c: c["indicators"].append({"name": "noise_lden", "dimension": "fys"})),
+         rf"^{CELLS}: missing column\(s\) noise_lden; expected the indicator columns"),
+    Case("catalog-name-is-contract-column", "catalog", "lbm-experiment", "an indicator named like a contract column",
+         _catalog(lambda c: c["indicators"].append({"name": "households", "dimension": "won"})),
+         rf"^{CATALOG}: indicator name\(s\) households are contract columns of cells"),
+    Case("catalog-control-is-respondent-id", "catalog", "lbm-experiment",
+         "respondent_id listed as a control (would put one dummy per respondent in the model)",
+         _catalog(lambda c: c.update(controls=["tenure", "respondent_id"])),
+         rf"^{CATALOG}: field 'controls': respondent_id are survey contract columns"),
+    # ---- configuration (Hydra overrides) ----------------------------------------------------
+    Case("override-typo-key", "config", "lbm-experiment", "a misspelt override key (export.dri)",
+         _args("export.dri=elsewhere"),
+         r"^Could not override 'export\.dri'\. / To append to your config use \+export\.dri=elsewhere / "
+         r"Key 'dri' is not in struct", exit_code=1),
+    Case("override-typo-group", "config", "lbm-experiment", "a misspelt config group option (model=ordinal_logt)",
+         _args("model=ordinal_logt"),
+         r"^In 'config': Could not find 'model/ordinal_logt' / Available options in 'model':", exit_code=1),
+    Case("override-missing-value", "config", "lbm-experiment", "data=files without data.cells",
+         lambda ws: ["data.cells=???"],
+         r"^config: no value for data\.cells; set it on the command line, for example data\.cells=PATH"),
+    Case("override-bad-seed", "config", "lbm-experiment", "seed=abc",
+         _args("seed=abc"), r"^config: seed='abc' is not valid; expected a whole number \(override seed=\.\.\.\)\.$"),
+    Case("override-bad-boolean", "config", "lbm-experiment", "tracking.enabled=flase (would have meant true)",
+         _args("tracking.enabled=flase"),
+         r"^config: tracking\.enabled='flase' is not valid; expected true or false"),
+    Case("override-bad-choice", "config", "lbm-experiment", "model.estimator.cov_type=clustr",
+         _args("model.estimator.cov_type=clustr"),
+         r"^config: model\.estimator\.cov_type='clustr' is not valid; expected one of cluster, robust, nonrobust"),
+    Case("override-unknown-argument", "config", "lbm-experiment", "+model.estimator.maxiter=5 (no such argument)",
+         _args("+model.estimator.maxiter=5"),
+         r"^config: model\.estimator cannot be built \(InstantiationException: .*unexpected keyword argument "
+         r"'maxiter'"),
+    Case("override-base-year-without-cells", "config", "lbm-experiment", "classes.base_year=1999 (no cells that year)",
+         _args("classes.base_year=1999"),
+         r"^classes\.base_year=1999 has no cells; choose one of 2018, 2020 \(override classes\.base_year=YEAR\)\.$"),
+    Case("override-exclude-unknown", "config", "lbm-experiment", "indicators.exclude names an unknown indicator",
+         _args("indicators.exclude=[green_share_5000m]"),
+         r"^indicators\.exclude names unknown indicator\(s\) green_share_5000m; expected names from "
+         r"in/catalog\.yaml\.$"),
+    Case("override-export-dir-is-file", "config", "lbm-experiment", "export.dir points at an existing file",
+         _args("export.dir=in/cells.csv"),
+         r"^config: export\.dir='in/cells\.csv' is not valid; expected a directory path, not an existing file"),
+    Case("tracking-store-unusable", "config", "lbm-experiment", "a tracking URI MLflow cannot open",
+         _args("tracking.uri=nosuchscheme://store"),
+         r"^tracking\.uri=nosuchscheme://store: the MLflow store cannot be used \(", tracking=True),
+    # ---- lbm score --------------------------------------------------------------------------
+    Case("score-model-missing", "model", "lbm score", "the frozen model directory does not exist",
+         _args("--model", "nowhere"), r"^nowhere: frozen model not found\.$"),
+    Case("score-model-tampered", "model", "lbm score", "a weight edited in model.json (hashes not updated)",
+         _edit_model(_tamper_weight),
+         r"^model/model\.json: verification failed: content_sha256 is '[0-9a-f]{64}' but the file's content "
+         r"hashes to '[0-9a-f]{64}'; the model was modified after freezing\.$"),
+    Case("score-model-truncated", "model", "lbm score", "a truncated model.json",
+         _edit_model(lambda raw: raw[: len(raw) // 2]),
+         r"^model/model\.json: not a valid frozen model: the JSON does not parse \(.*\); "
+         r"the file is truncated or corrupted\.$"),
+    Case("score-model-not-json", "model", "lbm score", "a pickle where model.json should be",
+         _edit_model(lambda raw: b"\x80\x04\x95\x10\x00\x00\x00\x00\x00\x00\x00\x8c\x08builtins\x94."),
+         r"^model/model\.json: not a valid frozen model: the JSON does not parse"),
+    Case("score-cells-missing-file", "cells", "lbm score", "the cells file does not exist",
+         _args("--cells", "in/nowhere.parquet"), r"^in/nowhere\.parquet: file not found\.$"),
+    Case("score-cells-path-with-markup", "cells", "lbm score", "a path that looks like console markup ([/bold])",
+         _args("--cells", "in/[/bold]nowhere.csv"), r"^in/\[/bold\]nowhere\.csv: file not found\.$"),
+    Case("score-cells-longitude-latitude", "cells", "lbm score", "x, y in longitude/latitude degrees",
+         _mutate("cells", lambda f: f.assign(x=5.1, y=52.1)),
+         rf"^{CELLS}: column 'x\+y': coordinates that look like longitude/latitude degrees in 80 rows"),
+    Case("score-cells-model-indicator-absent", "cells", "lbm score", "a model indicator has no column in cells",
+         _mutate("cells", lambda f: f.drop(columns=["dist_supermarket_m"])),
+         rf"^{CELLS}: missing column\(s\) dist_supermarket_m; expected the indicator columns"),
+    Case("score-cells-nan", "cells", "lbm score", "a missing indicator value",
+         _mutate("cells", lambda f: _set(f, 0, "dist_supermarket_m", np.nan)),
+         rf"^{CELLS}: column 'dist_supermarket_m': missing, NaN or infinite values in 1 row \(row 1\)"),
+    Case("score-unknown-year", "options", "lbm score", "--year 1990, a year the cells do not have",
+         _args("--year", "1990"),
+         rf"^{CELLS}: column 'year': no cells for year\(s\) 1990; expected one of 2018, 2020\.$"),
+    Case("score-unknown-area-level", "options", "lbm score", "--aggregate buurt,street",
+         _args("--aggregate", "buurt,street"),
+         r"^--aggregate: unknown level\(s\) street; expected from buurt, wijk, gemeente\.$"),
+    Case("score-output-type", "output", "lbm score", "--out scores.xlsx",
+         _args("--out", "out/scores.xlsx"),
+         r"^out/scores\.xlsx: unsupported output type '\.xlsx'; expected \.parquet or \.csv\.$"),
+    Case("score-output-is-directory", "output", "lbm score", "--out names an existing directory",
+         lambda ws: ((ws.root / "in" / "scores.parquet").mkdir(), ["--out", "in/scores.parquet"])[1],
+         r"^in/scores\.parquet: is a directory; expected a file path to write to\. Nothing was written\.$"),
+    Case("score-option-typo", "options", "lbm score", "a misspelt option (--modle)",
+         _args("--modle", "model"), r"No such option: --modle", exit_code=2),
+    # ---- lbm world --------------------------------------------------------------------------
+    Case("world-unknown-scale", "options", "lbm world", "--scale huge",
+         _args("--scale", "huge"), r"^--scale 'huge' is not known; expected small or nl\.$"),
+    Case("world-out-is-a-file", "output", "lbm world", "--out names an existing file",
+         _args("--out", "in/cells.csv"),
+         r"^--out in/cells\.csv: is a file; expected a directory for the world's files\. Nothing was written\.$"),
+    Case("world-seed-not-a-number", "options", "lbm world", "--seed abc",
+         _args("--seed", "abc"), r"Invalid value for '--seed': .*integer", exit_code=2),
+]
+
+
+def command_line(case: Case, ws: Workspace, extra: list[str]) -> list[str]:
+    if case.command == "lbm-experiment":
+        base = [str(BIN / "lbm-experiment"), "data=files", f"data.cells={ws.paths['cells']}",
+                f"data.survey={ws.paths['survey']}", f"data.catalog={ws.paths['catalog']}", f"export.dir={EXPORT}",
+                f"tracking.enabled={'true' if case.tracking else 'false'}", "tracking.uri=sqlite:///out/mlflow.db",
+                "tracking.artifact_dir=out/mlartifacts", "hydra.run.dir=runs"]
+        return base + extra
+    if case.command == "lbm score":
+        options = {"--model": "model", "--cells": ws.paths["cells"], "--out": SCORES, "--aggregate": "buurt,wijk"}
+        rest = []
+        for flag, value in zip(extra[::2], extra[1::2]):
+            if flag in options:
+                options[flag] = value
+            else:
+                rest += [flag, value]
+        return [str(BIN / "lbm"), "score", *[x for kv in options.items() for x in kv], *rest]
+    if case.command == "lbm world":
+        out = [] if "--out" in extra else ["--out", "out/world"]
+        return [str(BIN / "lbm"), "world", *out, *extra]
+    raise ValueError(case.command)
+
+
+def extract_message(case: Case, stderr: str) -> str:
+    """The user-facing message: the 'error'/'warning' paragraph, or Hydra's/Click's own lines joined with ' / '."""
+    prefix = "warning " if case.warning else "error "
+    for line in stderr.splitlines():
+        if line.startswith(prefix):
+            return line[len(prefix):].strip()
+    stderr = stderr.split("Config search path:")[0]
+    lines = [line.strip("│╭╮╰╯─ ").strip() for line in stderr.splitlines()
+             if "HYDRA_FULL_ERROR" not in line and not line.startswith(("Usage:", "Try '"))]
+    return " / ".join(line for line in lines if line and line != "Error")[:600]
+
+
+def normalise(message: str) -> str:
+    """The message with run-specific parts replaced: hashes, JSON error positions, the repository path."""
+    message = message.replace(str(ROOT), "<repo>")
+    message = re.sub(r"\b[0-9a-f]{64}\b", "<sha256>", message)
+    return re.sub(r"line \d+ column \d+ \(char \d+\)", "line L column C (char N)", message)
+
+
+def run_case(case: Case, root: Path, model_dir: Path) -> Outcome:
+    ws = Workspace(root, model_dir)
+    extra = case.prepare(ws)
+    argv = command_line(case, ws, extra)
+    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1", "TERM": "dumb", "HYDRA_FULL_ERROR": ""}
+    env.pop("HYDRA_FULL_ERROR")
+    done = subprocess.run(argv, cwd=root, capture_output=True, text=True, env=env, timeout=300)
+    out = root / "out"
+    written = sorted(str(p.relative_to(root)) for p in out.rglob("*")) if out.exists() else []
+    return Outcome(case, done.returncode, done.stdout, done.stderr, extract_message(case, done.stderr), written, root)
+
+
+def make_model(directory: Path) -> Path:
+    """A valid frozen model fitted on the tiny inputs (the model that lbm score cases use)."""
+    from conftest import write_inputs
+    from lbm_model.classes import ThresholdRule
+    from lbm_model.estimators import LeastSquares
+    from lbm_model.inputs import load_inputs
+    from lbm_model.recalibrate import fit_model, freeze, select_indicators
+
+    cells, survey, catalog = tiny_tables()
+    paths = write_inputs(directory / "inputs", cells, survey, catalog)
+    inputs = load_inputs(paths["cells"], paths["survey"], paths["catalog"])
+    fitted = fit_model(inputs, LeastSquares(), select_indicators(inputs))
+    freeze(fitted, inputs, ThresholdRule(base_year=2020), directory / "model", model_version="bad-input-catalogue",
+           estimator_config={"cov_type": "cluster"}, seed=0, provenance={})
+    return directory / "model"
+
+
+def run_all(cases: list[Case], work: Path, workers: int = 3) -> dict[str, Outcome]:
+    model_dir = make_model(work / "_model")
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        outcomes = pool.map(lambda c: run_case(c, work / c.id, model_dir), cases)
+        return {o.case.id: o for o in outcomes}
+
+
+def markdown(outcomes: dict[str, Outcome]) -> str:
+    """docs/bad-input.md: one row per case with the message the real command printed."""
+    lines = [
+        "# Bad input: what each command says",
+        "",
+        "Generated by `.venv/bin/python tests/bad_input_cases.py --write docs/bad-input.md` from the messages",
+        "the real commands print; `tests/test_bad_input_catalogue.py` runs every case and fails when a",
+        "message here is out of date. Do not edit the table by hand.",
+        "",
+        "Every case runs in a directory holding valid tiny inputs (`in/cells.csv`, `in/survey.csv`,",
+        "`in/catalog.yaml`) and a valid frozen model (`model/`), breaks one thing and runs one command:",
+        "",
+        "- `lbm-experiment data=files data.cells=in/cells.csv data.survey=in/survey.csv "
+        "data.catalog=in/catalog.yaml export.dir=out/export ...`",
+        "- `lbm score --model model --cells in/cells.csv --out out/scores.parquet --aggregate buurt,wijk`",
+        "- `lbm world --out out/world ...`",
+        "",
+        "For every error: the exit code is not 0 (2 for our own errors and usage errors, 1 for Hydra's",
+        "override errors), no Python traceback is printed, and nothing is written at the output path",
+        "(`out/` is not created; an existing model or score file is left byte-for-byte as it was).",
+        "Rows are 1-based data rows, the header not counted. The one warning case (an unknown cells",
+        "column) is accepted and the model is written.",
+        "",
+        "| case | input | command | what is wrong | exit | message |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for case in CASES:
+        outcome = outcomes[case.id]
+        message = normalise(outcome.message).replace("|", "\\|")
+        kind = "warning: " if case.warning else ""
+        lines.append(f"| `{case.id}` | {case.input} | `{case.command}` | {case.wrong} | {outcome.returncode} | "
+                     f"{kind}`{message}` |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    import tempfile
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--write", type=Path, help="write the catalogue (markdown) to this file")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        outcomes = run_all(CASES, Path(tmp))
+        failed = [o for o in outcomes.values() if o.returncode != o.case.exit_code
+                  or not re.search(o.case.expect, o.message)]
+        for o in failed:
+            print(f"case {o.case.id}: exit {o.returncode}, message {o.message!r}", file=sys.stderr)
+        text = markdown(outcomes)
+    if args.write:
+        args.write.write_text(text)
+    else:
+        print(text)
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,175 @@
+"""Checks inside lbm-experiment and `lbm check`: gate before fit, audit.json, model.json, MLflow, determinism."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import sqlite3
+import subprocess
+
+import pytest
+import yaml
+
+from conftest import BIN
+from lbm_model.frozen import read_frozen_model
+
+QUICK = ("checks.run=[residual_autocorrelation,proxy_audit,collinearity,sign_plausibility]",
+         "checks.spatial.lisa=false")  # LISA (numba compiles ~20 s per process) is covered in test_checks_spatial
+
+
+def experiment(tmp_path, world, *overrides: str, catalog=None) -> subprocess.CompletedProcess:
+    args = [str(BIN / "lbm-experiment"), "data=files", f"data.cells={world}/cells.parquet",
+            f"data.survey={world}/survey.parquet", f"data.catalog={catalog or f'{world}/catalog.yaml'}",
+            f"tracking.uri=sqlite:///{tmp_path}/mlruns.db", f"tracking.artifact_dir={tmp_path}/mlartifacts",
+            f"hydra.run.dir={tmp_path}/runs", "checks=fast", *overrides]
+    return subprocess.run(args, capture_output=True, text=True, cwd=tmp_path)
+
+
+@pytest.fixture(scope="module")
+def run(small_world, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("checks-experiment")
+    result = experiment(tmp, small_world, "model=ols", f"export.dir={tmp}/export", *QUICK)
+    assert result.returncode == 0, result.stderr
+    return tmp, result
+
+
+def test_model_json_records_the_audit_sha256(run):
+    tmp, _ = run
+    content = read_frozen_model(tmp / "export")["content"]
+    data = (tmp / "export" / "audit.json").read_bytes()
+    assert content["audit"]["file"] == "audit.json"
+    assert content["audit"]["sha256"] == hashlib.sha256(data).hexdigest()
+
+
+def test_audit_json_holds_every_check_with_relative_evidence(run):
+    tmp, _ = run
+    audit = json.loads((tmp / "export" / "audit.json").read_text())
+    names = [c["name"] for c in audit["checks"]]
+    assert names == ["stigma_gate", "residual_autocorrelation", "proxy_audit", "collinearity", "sign_plausibility"]
+    proxy = next(c for c in audit["checks"] if c["name"] == "proxy_audit")
+    assert len(proxy["details"]["indicator_r2"]) >= 90 and proxy["details"]["likely_proxies"]
+    for rel, digest in audit["evidence_sha256"].items():
+        assert rel.startswith("evidence/") and not rel.startswith("/")
+        assert hashlib.sha256((tmp / "export" / rel).read_bytes()).hexdigest() == digest
+    assert audit["config"]["stigma"]["themes"]["age"]["patterns"]
+    assert "created" not in json.dumps(audit) and "seconds" not in json.dumps(audit)
+
+
+def test_verdict_table_is_printed(run):
+    _, result = run
+    assert "Methodology checks" in result.stderr and "proxy_audit" in result.stderr
+    lines = result.stderr.splitlines()
+    gate = next(i for i, line in enumerate(lines) if line.startswith("gate "))
+    fit = next(i for i, line in enumerate(lines) if line.startswith("fit "))
+    assert gate < fit
+
+
+def test_mlflow_holds_verdicts_metrics_and_evidence(run):
+    tmp, _ = run
+    run_id = read_frozen_model(tmp / "export")["provenance"]["mlflow_run_id"]
+    with sqlite3.connect(tmp / "mlruns.db") as db:
+        tags = dict(db.execute("select key, value from tags where run_uuid=?", (run_id,)).fetchall())
+        metrics = {k for (k,) in db.execute("select key from metrics where run_uuid=?", (run_id,))}
+    assert tags["check.proxy_audit.verdict"] == "warn" and tags["check.stigma_gate.verdict"] == "pass"
+    assert {"check.proxy_audit.n_likely_proxies", "check.residual_autocorrelation.buurt.knn.moran_i",
+            "check.collinearity.seconds"} <= metrics
+    artifacts = {p.relative_to(p.parents[3]).as_posix() for p in (tmp / "mlartifacts").rglob("*") if p.is_file()
+                 and "audit" in p.parts}
+    assert any(a.endswith("audit/audit.json") for a in artifacts)
+    assert any(a.endswith("residual_autocorrelation/moran_residuals.csv") for a in artifacts)
+    assert any(a.endswith("proxy_audit/indicator_r2.png") for a in artifacts)
+
+
+def test_no_respondent_level_data_leaves_the_run(run, small_inputs):
+    tmp, _ = run
+    ids = small_inputs.survey["respondent_id"].astype(str).tolist()
+    sample = ids[:50] + ids[-50:]
+    texts = [p.read_text(errors="ignore") for p in (tmp / "export").rglob("*") if p.suffix in (".csv", ".json")]
+    texts += [p.read_text(errors="ignore") for p in (tmp / "mlartifacts").rglob("*") if p.suffix in (".csv", ".json")]
+    assert texts and not any(rid in text for text in texts for rid in sample)
+
+
+def test_lbm_check_reproduces_the_recorded_audit(run):
+    tmp, _ = run
+    result = subprocess.run([str(BIN / "lbm"), "check", str(tmp / "export")], capture_output=True, text=True, cwd=tmp)
+    assert result.returncode == 0, result.stderr
+    assert "Checks of" in result.stdout and "residual_autocorrelation" in result.stdout
+    assert "reproduces the frozen model's audit" in result.stderr
+    recorded = read_frozen_model(tmp / "export")["content"]["audit"]["sha256"]
+    assert hashlib.sha256((tmp / "export" / "recheck" / "audit.json").read_bytes()).hexdigest() == recorded
+
+
+def test_a_slipped_in_stigmatising_indicator_stops_the_run_before_fitting(small_world, tmp_path):
+    catalog = yaml.safe_load((small_world / "catalog.yaml").read_text())
+    for entry in catalog["indicators"]:
+        if entry["name"] == "income_mean":
+            entry["stigmatising"] = False        # the flag is forgotten; the name still gives it away
+    path = tmp_path / "catalog.yaml"
+    path.write_text(yaml.safe_dump(catalog, sort_keys=False))
+    result = experiment(tmp_path, small_world, f"export.dir={tmp_path}/export", catalog=path)
+    assert result.returncode == 2
+    assert "income_mean" in result.stderr and "income" in result.stderr and "Traceback" not in result.stderr
+    assert not any(line.startswith("fit ") for line in result.stderr.splitlines())
+    assert not (tmp_path / "export" / "model.json").exists()
+
+
+def test_fail_on_makes_a_failed_check_fatal_after_writing_everything(small_world, tmp_path):
+    result = experiment(tmp_path, small_world, "model=ols", f"export.dir={tmp_path}/export", "checks.run=[collinearity]",
+                        "checks.collinearity.condition_fail=1.5", "checks.fail_on=[collinearity]")
+    assert result.returncode == 2 and "collinearity" in result.stderr and "fail_on" in result.stderr
+    assert (tmp_path / "export" / "model.json").is_file() and (tmp_path / "export" / "audit.json").is_file()
+    recorded = json.loads((tmp_path / "export" / "audit.json").read_text())
+    assert recorded["verdicts"]["collinearity"] == "fail"
+
+
+def test_audit_is_deterministic(small_check_context, tmp_path):
+    from lbm_model.checks.runner import run_checks
+
+    config = dataclasses.replace(small_check_context.config, run=("residual_autocorrelation", "collinearity"))
+    digests = []
+    for name in ("a", "b"):
+        ctx = dataclasses.replace(small_check_context, config=config, export_dir=tmp_path / name)
+        digests.append(run_checks(ctx).sha256)
+    assert digests[0] == digests[1]
+
+
+def test_lbm_check_accepts_an_mlflow_run_id(run):
+    tmp, _ = run
+    run_id = read_frozen_model(tmp / "export")["provenance"]["mlflow_run_id"]
+    config = tmp / "only-collinearity.yaml"
+    raw = json.loads((tmp / "export" / "audit.json").read_text())["config"]
+    config.write_text(yaml.safe_dump({**raw, "run": ["collinearity"]}))
+    result = subprocess.run([str(BIN / "lbm"), "check", run_id, "--tracking-uri", f"sqlite:///{tmp}/mlruns.db",
+                             "--checks-config", str(config), "--out", str(tmp / "by-run-id")],
+                            capture_output=True, text=True, cwd=tmp)
+    assert result.returncode == 0, result.stderr
+    audit = json.loads((tmp / "by-run-id" / "audit.json").read_text())
+    assert [c["name"] for c in audit["checks"]] == ["stigma_gate", "collinearity"]
+
+
+def test_lbm_check_refuses_other_data(run, tmp_path):
+    tmp, _ = run
+    other = tmp_path / "survey.parquet"
+    import pandas as pd
+
+    survey = pd.read_parquet(read_frozen_model(tmp / "export")["provenance"]["input_paths"]["survey"])
+    survey.iloc[:-1].to_parquet(other)
+    result = subprocess.run([str(BIN / "lbm"), "check", str(tmp / "export"), "--survey", str(other)],
+                            capture_output=True, text=True, cwd=tmp)
+    assert result.returncode == 2 and "sha256 differs" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_check_that_cannot_run_on_the_data_is_recorded_as_a_fail(small_check_context, tmp_path, monkeypatch):
+    import numpy as np
+
+    from lbm_model.checks import runner
+
+    def singular(ctx):
+        raise np.linalg.LinAlgError("Singular matrix")
+
+    monkeypatch.setitem(runner.CHECKS, "collinearity", singular)
+    config = dataclasses.replace(small_check_context.config, run=("collinearity",))
+    audit = runner.run_checks(dataclasses.replace(small_check_context, config=config, export_dir=tmp_path))
+    assert audit.verdict == "fail" and "Singular matrix" in audit.results[0].summary
+    assert json.loads(audit.path.read_text())["verdicts"] == {"collinearity": "fail"}
