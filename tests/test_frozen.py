@@ -84,3 +84,14 @@ def test_content_hash_does_not_depend_on_provenance(tiny_frozen, tmp_path):
     first, second = read_frozen_model(path), read_frozen_model(other)
     assert first["content_sha256"] == second["content_sha256"]
     assert first["seal_sha256"] != second["seal_sha256"]
+
+
+def test_non_converged_fit_is_never_frozen(tiny):
+    from conftest import write_inputs
+    from lbm_model.errors import LbmError
+
+    cells, survey, catalog, tmp = tiny
+    paths = write_inputs(tmp / "in", cells, survey, catalog)
+    inputs = load_inputs(paths["cells"], paths["survey"], paths["catalog"])
+    with pytest.raises(LbmError, match="did not converge in 1 iterations; nothing was frozen"):
+        fit_model(inputs, OrdinalLogit(max_iter=1), select_indicators(inputs))

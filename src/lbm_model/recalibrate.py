@@ -70,6 +70,9 @@ def fit_model(inputs: Inputs, estimator, indicators: tuple[Indicator, ...], adju
         adjust_frame = standardised_indicators(inputs.cells, adjust_inds, fit_standardisations(inputs.cells, adjust_inds))
     data = estimation_data(inputs.survey, inputs.cells, standardised, inputs.catalog.controls, adjust_frame)
     estimator.fit(data.indicators, data.response, controls=data.controls, sample_weight=data.weight, groups=data.cluster)
+    if estimator.fit_stats_.get("converged", 1.0) != 1.0:
+        raise LbmError(f"the {estimator.family} fit did not converge in {getattr(estimator, 'max_iter', '?')} iterations; "
+                       "nothing was frozen. Raise model.estimator.max_iter or check the indicators for collinearity.")
     return FittedModel(estimator=estimator, indicators=indicators, standardisation=constants,
                        ranges=training_ranges(inputs.cells, indicators), standardised=standardised, data=data)
 
