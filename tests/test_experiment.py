@@ -17,7 +17,7 @@ def run_experiment(tmp_path, world, *overrides: str) -> subprocess.CompletedProc
     args = [str(BIN / "lbm-experiment"), "data=files", f"data.cells={world}/cells.parquet",
             f"data.survey={world}/survey.parquet", f"data.catalog={world}/catalog.yaml",
             f"tracking.uri=sqlite:///{tmp_path}/mlruns.db", f"tracking.artifact_dir={tmp_path}/mlartifacts",
-            f"hydra.run.dir={tmp_path}/runs", *overrides]
+            f"hydra.run.dir={tmp_path}/runs", "checks=fast", *overrides]
     return subprocess.run(args, capture_output=True, text=True, cwd=tmp_path)
 
 

@@ -71,7 +71,8 @@ def fit_model(inputs: Inputs, estimator, indicators: tuple[Indicator, ...], adju
     data = estimation_data(inputs.survey, inputs.cells, standardised, inputs.catalog.controls, adjust_frame)
     estimator.fit(data.indicators, data.response, controls=data.controls, sample_weight=data.weight, groups=data.cluster)
     if estimator.fit_stats_.get("converged", 1.0) != 1.0:
-        raise LbmError(f"the {estimator.family} fit did not converge in {getattr(estimator, 'max_iter', '?')} iterations; "
+        raise LbmError(f"the {estimator.family} fit did not converge ({int(estimator.fit_stats_.get('iterations', 0))} iterations, "
+                       f"max_iter={getattr(estimator, 'max_iter', '?')}); "
                        "nothing was frozen. Raise model.estimator.max_iter or check the indicators for collinearity.")
     return FittedModel(estimator=estimator, indicators=indicators, standardisation=constants,
                        ranges=training_ranges(inputs.cells, indicators), standardised=standardised, data=data)

@@ -45,7 +45,7 @@ def fit_replicate(template, data: EstimationData, names: list[str], codes: np.nd
     rows, ids = replicate_rows(codes, n_clusters, seed, replicate)
     controls = data.controls.iloc[rows].reset_index(drop=True)
     controls = controls.loc[:, controls.std(ddof=0) > 0]
-    est = clone_estimator(template, cov_type="nonrobust")
+    est = clone_estimator(template, cov_type="nonrobust", progress=False)
     warm_start(est, template, controls.columns)
     try:
         est.fit(data.indicators.iloc[rows].reset_index(drop=True), data.response[rows], controls=controls,

@@ -42,7 +42,7 @@ class SpatialConfig:
     lisa: bool = True
     lisa_permutations: int = 999
     score_levels: tuple[str, ...] = ("cell", "buurt")
-    score_permutations: int = 99
+    score_permutations: int = 999
 
     def __post_init__(self) -> None:
         def refuse(key: str, value, expected: str) -> None:

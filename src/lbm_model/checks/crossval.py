@@ -41,7 +41,7 @@ def _fit(ctx: CheckContext, rows: np.ndarray):
     data = ctx.data
     controls = data.controls.iloc[rows].reset_index(drop=True)
     controls = controls.loc[:, controls.std(ddof=0) > 0]
-    est = clone_estimator(ctx.estimator, cov_type="nonrobust")
+    est = clone_estimator(ctx.estimator, cov_type="nonrobust", progress=False)
     warm_start(est, ctx.estimator, controls.columns)
     return est.fit(data.indicators.iloc[rows].reset_index(drop=True), data.response[rows], controls=controls,
                    sample_weight=data.weight[rows], groups=data.cluster[rows])

@@ -41,14 +41,13 @@ class RunChecks:
         self.inputs, self.export_dir, self.model_version, self.console = inputs, Path(export_dir), model_version, console
         self.gate: CheckResult = enforce_stigma_gate(indicators, inputs.catalog, self.config.stigma)
         self.audit: Audit | None = None
-        self._say(f"[bold]gate[/] stigmatisation: {self.gate.summary}")
+        self._say("gate", f"stigmatisation: {self.gate.summary}")
 
-    def _say(self, text: str) -> None:
+    def _say(self, label: str, text: str) -> None:
         if self.console is not None:
             from rich.markup import escape
 
-            head, _, rest = text.partition("[/] ")
-            self.console.print(f"{head}[/] {escape(rest)}" if rest else text, highlight=False, soft_wrap=True)
+            self.console.print(f"[bold]{label}[/] {escape(text)}", highlight=False, soft_wrap=True)
 
     def freeze_hook(self, fitted, base_year: int):
         """A function thresholds -> the frozen model's audit record (runs every check)."""
@@ -56,7 +55,7 @@ class RunChecks:
             shutil.rmtree(self.export_dir / EVIDENCE_DIR, ignore_errors=True)
             ctx = CheckContext(self.inputs, fitted, np.asarray(thresholds, float), base_year, self.config, self.export_dir)
             self.audit = run_checks(ctx, self.gate, model_version=self.model_version,
-                                    progress=lambda name: self._say(f"[bold]check[/] {name}"))
+                                    progress=lambda name: self._say("check", name))
             return self.audit.reference()
         return hook
 
@@ -71,8 +70,8 @@ class RunChecks:
             return
         if self.console is not None:
             print_verdicts(self.console, self.audit.results)
-            self._say(f"[bold]audit[/] {self.audit.path} (sha256 {self.audit.sha256[:12]}), evidence in "
-                      f"{self.export_dir / EVIDENCE_DIR}")
+            self._say("audit", f"{self.audit.path} (sha256 {self.audit.sha256[:12]}), evidence in "
+                               f"{self.export_dir / EVIDENCE_DIR}")
         fatal = [r.name for r in self.audit.results if r.verdict == FAIL
                  and ("all" in self.config.fail_on or r.name in self.config.fail_on)]
         if fatal:

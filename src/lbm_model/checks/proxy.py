@@ -113,7 +113,7 @@ def absorbed_effect(ctx: CheckContext) -> tuple[pd.DataFrame, dict[str, float]]:
     """Refit with the composition columns as controls; weight change per indicator (judgement points)."""
     from lbm_model.recalibrate import fit_model
 
-    estimator = clone_estimator(ctx.estimator, cov_type="nonrobust")     # only the weights are compared
+    estimator = clone_estimator(ctx.estimator, cov_type="nonrobust", progress=False)     # only the weights are compared
     warm_start(estimator, ctx.estimator, [*ctx.data.controls.columns, *ctx.composition_names])
     refit = fit_model(ctx.inputs, estimator, ctx.fitted.indicators, adjust=ctx.composition_names)
     before = ctx.judgement_weights

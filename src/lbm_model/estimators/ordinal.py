@@ -172,11 +172,15 @@ class OrdinalLogit(LbmEstimator):
             "loglike_null": loglike_null,
             "pseudo_r2_mcfadden": 1.0 - loglike / loglike_null,
             "aic": -2.0 * loglike + 2.0 * len(theta),
-            "converged": float(bool(result.success)),
+            "converged": float(bool(result.success) or self._at_optimum(result)),
             "iterations": float(result.nit),
             "judgement_scale": self.judgement_scale_,
         }
-        self.residuals_ = self._expected_response(eta) - self.levels_[category]
+        self.residuals_ = self.levels_[category] - self._expected_response(eta)  # observed minus expected
+
+    def _at_optimum(self, result) -> bool:
+        """trust-exact may stop with 'bad approximation' once the gradient is at rounding level: accept that."""
+        return bool(np.max(np.abs(result.jac)) < 1e-6)
 
     def _expected_response(self, eta: np.ndarray) -> np.ndarray:
         """E[Y] for linear predictors ``eta`` (judgement points)."""
