@@ -97,9 +97,16 @@ def main() -> None:
                  ROOT, log),
         run_step("verify frozen model", [str(BIN / "lbm"), "verify", str(work / "export-ordinal")], ROOT, log),
     ]
+    steps.append(run_step("checks one by one (bench_checks.py)", [sys.executable, str(ROOT / "benchmarks" / "bench_checks.py"),
+                                                                   "--world", str(world), "--permutations", "999",
+                                                                   "--score-permutations", "999", "--replicates", "19",
+                                                                   "--out", str(work / "checks.md")], ROOT, log))
     truth = json.loads((world / "truth.json").read_text())
     model = json.loads((work / "export-ordinal" / "model.json").read_text())["content"]
     report = render(args, steps, truth, model, fitted_shares(world, work / "scores.parquet"))
+    checks_md = work / "checks.md"
+    if checks_md.is_file():
+        report += "\n" + checks_md.read_text()
     (ROOT / args.out).write_text(report)
     print(report)
 
