@@ -13,6 +13,17 @@ ROOT = Path(__file__).resolve().parents[1]
 BIN = ROOT / ".venv" / "bin"
 
 
+def run_lbm_experiment(tmp_path: Path, world: Path, *overrides: str, catalog: Path | str | None = None):
+    """``lbm-experiment`` on a world's files, with tracking, runs and quick checks kept in ``tmp_path``."""
+    import subprocess
+
+    args = [str(BIN / "lbm-experiment"), "data=files", f"data.cells={world}/cells.parquet",
+            f"data.survey={world}/survey.parquet", f"data.catalog={catalog or f'{world}/catalog.yaml'}",
+            f"tracking.uri=sqlite:///{tmp_path}/mlruns.db", f"tracking.artifact_dir={tmp_path}/mlartifacts",
+            f"hydra.run.dir={tmp_path}/runs", "checks=fast", *overrides]
+    return subprocess.run(args, capture_output=True, text=True, cwd=tmp_path)
+
+
 def tiny_tables(n_cells: int = 40, n_respondents: int = 120, seed: int = 1) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """A small valid input set: two years, three indicators (one stigmatising), one control."""
     rng = np.random.default_rng(seed)

@@ -11,19 +11,14 @@ import subprocess
 import pytest
 import yaml
 
-from conftest import BIN
+from conftest import BIN, run_lbm_experiment
 from lbm_model.frozen import read_frozen_model
 
 QUICK = ("checks.run=[residual_autocorrelation,proxy_audit,collinearity,sign_plausibility]",
          "checks.spatial.lisa=false")  # LISA (numba compiles ~20 s per process) is covered in test_checks_spatial
 
 
-def experiment(tmp_path, world, *overrides: str, catalog=None) -> subprocess.CompletedProcess:
-    args = [str(BIN / "lbm-experiment"), "data=files", f"data.cells={world}/cells.parquet",
-            f"data.survey={world}/survey.parquet", f"data.catalog={catalog or f'{world}/catalog.yaml'}",
-            f"tracking.uri=sqlite:///{tmp_path}/mlruns.db", f"tracking.artifact_dir={tmp_path}/mlartifacts",
-            f"hydra.run.dir={tmp_path}/runs", "checks=fast", *overrides]
-    return subprocess.run(args, capture_output=True, text=True, cwd=tmp_path)
+experiment = run_lbm_experiment
 
 
 @pytest.fixture(scope="module")

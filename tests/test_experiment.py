@@ -9,16 +9,11 @@ import subprocess
 import pandas as pd
 import pytest
 
-from conftest import BIN
+from conftest import BIN, run_lbm_experiment
 from lbm_model.frozen import read_frozen_model
 
 
-def run_experiment(tmp_path, world, *overrides: str) -> subprocess.CompletedProcess:
-    args = [str(BIN / "lbm-experiment"), "data=files", f"data.cells={world}/cells.parquet",
-            f"data.survey={world}/survey.parquet", f"data.catalog={world}/catalog.yaml",
-            f"tracking.uri=sqlite:///{tmp_path}/mlruns.db", f"tracking.artifact_dir={tmp_path}/mlartifacts",
-            f"hydra.run.dir={tmp_path}/runs", "checks=fast", *overrides]
-    return subprocess.run(args, capture_output=True, text=True, cwd=tmp_path)
+run_experiment = run_lbm_experiment
 
 
 @pytest.fixture(scope="module")
