@@ -12,7 +12,6 @@ import inspect
 
 import numpy as np
 import pandas as pd
-from scipy.special import expit
 
 
 def clone_estimator(estimator, **overrides):
@@ -27,28 +26,14 @@ def is_ordinal(estimator) -> bool:
     return hasattr(estimator, "cutpoints_")
 
 
-def linear_predictor(estimator, X: pd.DataFrame, controls: pd.DataFrame) -> np.ndarray:
-    """Place part plus controls (native scale, without intercept or cutpoints)."""
-    eta = X[list(estimator.feature_names_in_)].to_numpy(float) @ estimator.weights_.to_numpy(float)
-    coefs = estimator.control_coefs_
-    if len(coefs):
-        eta = eta + controls.reindex(columns=coefs.index, fill_value=0.0).to_numpy(float) @ coefs.to_numpy(float)
-    return eta
-
-
 def category_probabilities(estimator, X: pd.DataFrame, controls: pd.DataFrame) -> np.ndarray:
-    """P(Y = level) for every row and level of an ordinal model (rows x levels)."""
-    eta = linear_predictor(estimator, X, controls)
-    cdf = expit(np.asarray(estimator.cutpoints_)[None, :] - eta[:, None])
-    full = np.column_stack([np.zeros(len(eta)), cdf, np.ones(len(eta))])
-    return np.clip(np.diff(full, axis=1), 1e-15, 1.0)
+    """P(Y = level) for every row and level of an ordinal model (rows x levels), floored for log-loss."""
+    return np.clip(estimator.predict_proba(X, controls), 1e-15, 1.0)
 
 
 def expected_response(estimator, X: pd.DataFrame, controls: pd.DataFrame) -> np.ndarray:
     """Expected judgement E[Y] (1..5 scale) for every row."""
-    if is_ordinal(estimator):
-        return category_probabilities(estimator, X, controls) @ np.asarray(estimator.levels_, float)
-    return float(estimator.intercept_) + linear_predictor(estimator, X, controls)
+    return estimator.predict_expected(X, controls)
 
 
 def respondent_residuals(estimator, data) -> np.ndarray:
@@ -59,16 +44,11 @@ def respondent_residuals(estimator, data) -> np.ndarray:
 def warm_start(estimator, template, control_columns) -> bool:
     """Start an unfitted ordinal estimator at ``template``'s estimates (replicates converge in fewer steps).
 
-    OrdinalLogit has no public start-value parameter yet; its private ``_start`` is shadowed on
-    this one instance only. Returns False (cold start) for estimators without it.
+    Returns False (cold start) for estimators without ``start_params``.
     """
-    if not (is_ordinal(template) and hasattr(estimator, "_start")):
+    if not (is_ordinal(template) and hasattr(estimator, "start_params")):
         return False
     coefs = template.control_coefs_.reindex(list(control_columns), fill_value=0.0).to_numpy(float)
-    theta0 = np.concatenate([template.weights_.to_numpy(float), coefs, np.asarray(template.cutpoints_, float)])
-
-    def start(category, weight, k):
-        return theta0.copy() if k == len(theta0) - len(template.cutpoints_) else type(estimator)._start(estimator, category, weight, k)
-
-    estimator._start = start
+    estimator.start_params = np.concatenate([template.weights_.to_numpy(float), coefs,
+                                             np.asarray(template.cutpoints_, float)])
     return True

@@ -77,6 +77,19 @@ class LbmEstimator:
         return X[list(self.feature_names_in_)].to_numpy(float) @ self.weights_.to_numpy()
 
 
+    def linear_index(self, X: pd.DataFrame, controls: pd.DataFrame | None = None) -> np.ndarray:
+        """Place index plus controls on the native scale (no intercept or cut-points).
+
+        Controls the model was fitted with but ``controls`` lacks count as zero.
+        """
+        eta = self.place_index(X)
+        if len(self.control_coefs_):
+            frame = controls if controls is not None else pd.DataFrame(index=range(len(X)))
+            eta = eta + frame.reindex(columns=self.control_coefs_.index, fill_value=0.0).to_numpy(float) @ \
+                self.control_coefs_.to_numpy(float)
+        return eta
+
+
 def cluster_codes(groups: np.ndarray) -> tuple[np.ndarray, int]:
     """Integer code per row and the number of clusters."""
     _, codes = np.unique(np.asarray(groups).astype(str), return_inverse=True)

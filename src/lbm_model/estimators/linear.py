@@ -52,3 +52,7 @@ class LeastSquares(LbmEstimator):
         }
         self.residuals_ = np.asarray(result.resid)
         return self
+
+    def predict_expected(self, X: pd.DataFrame, controls: pd.DataFrame | None = None) -> np.ndarray:
+        """Fitted judgement (1..5 scale) for every row."""
+        return self.intercept_ + self.linear_index(X, controls)

@@ -40,7 +40,9 @@ class OrdinalLogit(LbmEstimator):
 
     family = "ordinal_logit"
 
-    def __init__(self, cov_type: str = "cluster", max_iter: int = 200, tol: float = 1e-10, progress: bool = False) -> None:
+    def __init__(self, cov_type: str = "cluster", max_iter: int = 200, tol: float = 1e-10, progress: bool = False,
+                 start_params: np.ndarray | None = None) -> None:
+        self.start_params = start_params  # (weights, control coefs, cut-points); used when the sizes match
         self.cov_type = cov_type
         self.max_iter = max_iter
         self.tol = tol
@@ -55,6 +57,8 @@ class OrdinalLogit(LbmEstimator):
         category = np.searchsorted(self.levels_, y)
         design = np.column_stack([Xa, controls.to_numpy(float)])
         theta0 = self._start(category, weight, design.shape[1])
+        if self.start_params is not None and len(self.start_params) == len(theta0):
+            theta0 = np.asarray(self.start_params, float).copy()
         scale = weight.sum()
         self._iteration = 0
         result = optimize.minimize(
@@ -182,8 +186,22 @@ class OrdinalLogit(LbmEstimator):
         """trust-exact may stop with 'bad approximation' once the gradient is at rounding level: accept that."""
         return bool(np.max(np.abs(result.jac)) < 1e-6)
 
+    def _probabilities(self, eta: np.ndarray) -> np.ndarray:
+        """P(Y = level) for linear predictors ``eta`` (rows x levels)."""
+        cdf, _, _ = _logistic_terms(self.cutpoints_[None, :] - eta[:, None])
+        full = np.column_stack([np.zeros(len(eta)), cdf, np.ones(len(eta))])
+        return np.diff(full, axis=1)
+
     def _expected_response(self, eta: np.ndarray) -> np.ndarray:
         """E[Y] for linear predictors ``eta`` (judgement points)."""
-        cdf, _, _ = _logistic_terms(self.cutpoints_[None, :] - eta[:, None])
-        above = 1.0 - cdf  # P(Y > level_k)
-        return self.levels_[0] + above @ np.diff(self.levels_)
+        return self._probabilities(eta) @ self.levels_
+
+    def predict_proba(self, X: pd.DataFrame, controls: pd.DataFrame | None = None) -> np.ndarray:
+        """P(Y = level) for every row and response level (rows x levels)."""
+        self._require_fitted()
+        return self._probabilities(self.linear_index(X, controls))
+
+    def predict_expected(self, X: pd.DataFrame, controls: pd.DataFrame | None = None) -> np.ndarray:
+        """Expected judgement E[Y] (1..5 scale) for every row."""
+        self._require_fitted()
+        return self._expected_response(self.linear_index(X, controls))
