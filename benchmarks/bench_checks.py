@@ -40,9 +40,9 @@ def timed(func, *args, **kwargs):
 
 
 def main(argv: list[str] | None = None) -> str:
-    from lbm_model.checks.config import CHECK_NAMES, load_checks_config
+    from lbm_model.checks.config import load_checks_config
     from lbm_model.checks.context import CheckContext
-    from lbm_model.checks.runner import CHECKS
+    from lbm_model.checks.registry import CHECK_NAMES, CHECKS
     from lbm_model.checks.stigma import stigma_gate
     from lbm_model.classes import ThresholdRule
     from lbm_model.estimators import LeastSquares, OrdinalLogit
@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> str:
     args = parse_args(argv)
     names = list(CHECK_NAMES) if args.checks == "all" else [n.strip() for n in args.checks.split(",")]
     cfg = load_checks_config()
-    cfg = dataclasses.replace(cfg, run=tuple(names),
+    cfg = dataclasses.replace(cfg, run=names,
                               spatial=dataclasses.replace(cfg.spatial, permutations=args.permutations,
                                                           lisa_permutations=args.permutations,
                                                           score_permutations=args.score_permutations
@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> str:
         _, t_resid = timed(lambda: ctx.residuals)
         for name in names:
             print(f"running {name} ...", file=sys.stderr, flush=True)
-            result, seconds = timed(CHECKS[name], ctx)
+            result, seconds = timed(CHECKS[name].run, ctx)
             rows.append((name, seconds, result.verdict, result.summary))
     cells, survey = inputs.cells, inputs.survey
     lines = [

@@ -8,18 +8,33 @@ regenerate docs/bad-input.md from the messages the real commands print::
 Every case runs in its own working directory holding valid tiny inputs (in/cells.csv,
 in/survey.csv, in/catalog.yaml) and a valid frozen model (model/), so the messages show
 short relative paths. A case breaks one thing and runs one command.
+
+Cases run in this process by default: the command's console-script entry point (``main()``)
+is called as the installed script would call it, with the command line in sys.argv, the case
+directory as working directory, the subprocess's environment, stdout/stderr captured and the
+exit code taken from SystemExit; Hydra, logging, warnings and the environment are put back
+after each case (see ``_as_a_fresh_process``). That saves seconds of imports per case. The
+real console scripts still run as subprocesses with ``run_case(..., subprocess=True)`` or,
+for every case, with ``LBM_BAD_INPUT_SUBPROCESS=1``; a test compares the two on a few cases.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import importlib.metadata
+import io
 import json
+import logging
 import os
 import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable
+import traceback
+import types
+import warnings
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -481,16 +496,197 @@ def normalise(message: str) -> str:
     return re.sub(r"line \d+ column \d+ \(char \d+\)", "line L column C (char N)", message)
 
 
-def run_case(case: Case, root: Path, model_dir: Path) -> Outcome:
+SUBPROCESS_ENV = "LBM_BAD_INPUT_SUBPROCESS"   # set to 1 to run every case through the real console scripts
+
+
+def subprocess_by_default() -> bool:
+    return os.environ.get(SUBPROCESS_ENV, "") not in ("", "0")
+
+
+def command_env() -> dict[str, str]:
+    """The environment a case's command runs with: plain, wide, uncoloured output and Hydra's short errors."""
+    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1", "TERM": "dumb"}
+    env.pop("HYDRA_FULL_ERROR", None)
+    return env
+
+
+def run_case(case: Case, root: Path, model_dir: Path, subprocess: bool | None = None) -> Outcome:
+    """Prepare the case's workspace in ``root`` and run its command (in this process unless ``subprocess``)."""
     ws = Workspace(root, model_dir)
     extra = case.prepare(ws)
     argv = command_line(case, ws, extra)
-    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1", "TERM": "dumb", "HYDRA_FULL_ERROR": ""}
-    env.pop("HYDRA_FULL_ERROR")
-    done = subprocess.run(argv, cwd=root, capture_output=True, text=True, env=env, timeout=300)
+    if subprocess is None:
+        subprocess = subprocess_by_default()
+    returncode, stdout, stderr = (run_subprocess if subprocess else run_in_process)(argv, root)
     out = root / "out"
     written = sorted(str(p.relative_to(root)) for p in out.rglob("*")) if out.exists() else []
-    return Outcome(case, done.returncode, done.stdout, done.stderr, extract_message(case, done.stderr), written, root)
+    return Outcome(case, returncode, stdout, stderr, extract_message(case, stderr), written, root)
+
+
+def run_subprocess(argv: list[str], cwd: Path) -> tuple[int, str, str]:
+    """The real console script ``argv[0]`` as a subprocess."""
+    done = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, env=command_env(), timeout=300)
+    return done.returncode, done.stdout, done.stderr
+
+
+def run_in_process(argv: list[str], cwd: Path) -> tuple[int, str, str]:
+    """``argv`` run in this process as the console script ``argv[0]`` would run it as a subprocess.
+
+    The script does ``sys.exit(main())``; here ``main()`` is called with sys.argv = argv in ``cwd``,
+    under ``command_env()``, with stdout and stderr captured (the rich consoles of lbm_model look
+    sys.stderr up at print time). The exit code comes from SystemExit as the interpreter computes
+    it; an uncaught exception prints its traceback and gives 1, as in the subprocess. Not thread
+    safe (sys.argv, cwd, environment): run cases one at a time.
+    """
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with _as_a_fresh_process(argv, cwd), contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        try:
+            main = _entry_point(Path(argv[0]).name).load()   # first use imports the command under this context
+            with _consoles_as_piped(), _fresh_hydra(), _mlflow_tracking_uri_kept():
+                code = _exit_status(main())
+        except SystemExit as exc:
+            code = _exit_status(exc.code)
+        except KeyboardInterrupt:
+            raise
+        except BaseException:
+            traceback.print_exc()
+            code = 1
+    return code, stdout.getvalue(), stderr.getvalue()
+
+
+@contextlib.contextmanager
+def _consoles_as_piped() -> Iterator[None]:
+    """lbm_model's module-level rich consoles without colour, as the subprocess (stderr a pipe) makes them.
+
+    A rich Console picks its colour system once, when it is made: at import. Imported in this
+    process while stderr was a terminal (pytest -s), it would put escape codes in the captured
+    messages; for the case it gets the colour system a console made now (under the case's
+    environment and captured stderr) gets.
+    """
+    if "rich.console" not in sys.modules:
+        yield
+        return
+    from rich.console import Console
+
+    consoles = {id(value): value for name, module in list(sys.modules.items()) if name.partition(".")[0] == "lbm_model"
+                for value in list(vars(module).values()) if isinstance(value, Console)}
+    wanted = Console(stderr=True)._color_system
+    changed = [(console, console._color_system) for console in consoles.values()
+               if console._file is None and console._color_system != wanted]
+    for console, _ in changed:
+        console._color_system = wanted
+    try:
+        yield
+    finally:
+        for console, color_system in changed:
+            console._color_system = color_system
+
+
+@contextlib.contextmanager
+def _mlflow_tracking_uri_kept() -> Iterator[None]:
+    """Put MLflow's process-wide tracking URI back (a case with tracking on sets it to the case's store)."""
+    utils = sys.modules.get("mlflow.tracking._tracking_service.utils")
+    saved = getattr(utils, "_tracking_uri", None)
+    try:
+        yield
+    finally:
+        utils = sys.modules.get("mlflow.tracking._tracking_service.utils")
+        if utils is not None and utils._tracking_uri != saved:
+            utils.set_tracking_uri(saved)   # also sets MLFLOW_TRACKING_URI; the environment is restored after
+
+
+def _entry_point(script: str) -> importlib.metadata.EntryPoint:
+    """The installed console script's entry point (pyproject.toml [project.scripts])."""
+    found = importlib.metadata.entry_points(group="console_scripts", name=script)
+    if not found:
+        raise LookupError(f"no console script {script!r} is installed")
+    return next(iter(found))
+
+
+def _exit_status(code: object) -> int:
+    """The process exit status for ``sys.exit(code)``, as the interpreter computes it."""
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code & 0xFF
+    print(code, file=sys.stderr)
+    return 1
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
+
+
+@contextlib.contextmanager
+def _as_a_fresh_process(argv: list[str], cwd: Path) -> Iterator[None]:
+    """sys.argv, cwd, environment, ``__main__``, warning filters and the root logger as a console script
+    started as a subprocess would have them; everything is put back afterwards.
+
+    Hydra configures logging in every run (a console handler on the captured stdout and a file
+    handler in the case's hydra.run.dir); the root logger's handlers and level are restored and the
+    handlers the case added are closed, so nothing accumulates and no later log line lands in an
+    earlier case's directory.
+    """
+    env = command_env()
+    saved_argv, saved_cwd, saved_env = sys.argv, os.getcwd(), dict(os.environ)
+    saved_main = sys.modules["__main__"]
+    root_logger = logging.getLogger()
+    saved_handlers, saved_level = root_logger.handlers[:], root_logger.level
+    script = types.ModuleType("__main__")   # a console script's __main__: no __package__, so click names the
+    script.__file__ = argv[0]               # program after argv[0] ("lbm"), not "python -m pytest"
+    try:
+        os.environ.clear()
+        os.environ.update(env)
+        sys.argv = list(argv)
+        sys.modules["__main__"] = script
+        os.chdir(cwd)
+        with warnings.catch_warnings():
+            warnings.resetwarnings()         # the interpreter's default filters, not pytest's
+            for category in (ResourceWarning, ImportWarning, PendingDeprecationWarning, DeprecationWarning):
+                warnings.simplefilter("ignore", category)
+            warnings.filterwarnings("default", category=DeprecationWarning, module="__main__")
+            warnings.showwarning = _show_warning   # shown on (captured) stderr, not recorded by pytest
+            yield
+    finally:
+        os.chdir(saved_cwd)
+        sys.modules["__main__"] = saved_main
+        sys.argv = saved_argv
+        os.environ.clear()
+        os.environ.update(saved_env)
+        for handler in root_logger.handlers:
+            if handler not in saved_handlers:
+                handler.close()
+        root_logger.handlers[:] = saved_handlers
+        root_logger.setLevel(saved_level)
+
+
+@contextlib.contextmanager
+def _fresh_hydra() -> Iterator[None]:
+    """Hydra's process-wide state as in a fresh process, for a command that uses Hydra.
+
+    ``@hydra.main`` initialises GlobalHydra (cleared again in its own ``finally``) and sets and
+    resets HydraConfig in run_job; both are cleared before and restored after the case anyway, so
+    a case neither fails on state left by another Hydra user nor leaves any. Hydra re-raises
+    instead of printing its short error when it thinks it runs under a debugger (any
+    ``sys.gettrace()``, e.g. coverage); a subprocess never is.
+    """
+    if "hydra._internal.utils" not in sys.modules:   # the command does not use Hydra
+        yield
+        return
+    from hydra._internal import utils as hydra_utils
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.core.hydra_config import HydraConfig
+
+    saved = GlobalHydra.instance().hydra, HydraConfig.instance().cfg
+    under_debugger = hydra_utils.is_under_debugger
+    GlobalHydra.instance().clear()
+    HydraConfig.instance().cfg = None
+    hydra_utils.is_under_debugger = lambda: False
+    try:
+        yield
+    finally:
+        hydra_utils.is_under_debugger = under_debugger
+        GlobalHydra.instance().hydra, HydraConfig.instance().cfg = saved
 
 
 def make_model(directory: Path) -> Path:
@@ -506,14 +702,20 @@ def make_model(directory: Path) -> Path:
     inputs = load_inputs(paths["cells"], paths["survey"], paths["catalog"])
     fitted = fit_model(inputs, LeastSquares(), select_indicators(inputs))
     freeze(fitted, inputs, ThresholdRule(base_year=2020), directory / "model", model_version="bad-input-catalogue",
-           estimator_config={"cov_type": "cluster"}, seed=0, provenance={})
+           seed=0, provenance={})
     return directory / "model"
 
 
-def run_all(cases: list[Case], work: Path, workers: int = 3) -> dict[str, Outcome]:
-    model_dir = make_model(work / "_model")
+def run_all(cases: list[Case], work: Path, workers: int = 3, subprocess: bool | None = None,
+            model_dir: Path | None = None) -> dict[str, Outcome]:
+    """Every case in ``work/<id>``: in this process one after another, or as subprocesses ``workers`` at a time."""
+    model_dir = model_dir or make_model(work / "_model")
+    if subprocess is None:
+        subprocess = subprocess_by_default()
+    if not subprocess:
+        return {c.id: run_case(c, work / c.id, model_dir, subprocess=False) for c in cases}
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        outcomes = pool.map(lambda c: run_case(c, work / c.id, model_dir), cases)
+        outcomes = pool.map(lambda c: run_case(c, work / c.id, model_dir, subprocess=True), cases)
         return {o.case.id: o for o in outcomes}
 
 

@@ -106,8 +106,7 @@ def tiny_frozen(tiny):
     paths = write_inputs(tmp / "in", cells, survey, catalog)
     inputs = load_inputs(paths["cells"], paths["survey"], paths["catalog"])
     fitted = fit_model(inputs, OrdinalLogit(), select_indicators(inputs))
-    path, content = freeze(fitted, inputs, ThresholdRule(base_year=2020), tmp / "export", model_version="test",
-                           estimator_config={"cov_type": "cluster"}, seed=0, provenance={"run": "a"})
+    path, content = freeze(fitted, inputs, ThresholdRule(base_year=2020), tmp / "export", model_version="test", seed=0, provenance={"run": "a"})
     return inputs, fitted, path
 
 

@@ -2,26 +2,63 @@
 
 One test per case in tests/bad_input_cases.py: the exit code is the expected non-zero one,
 the message names file, column, rows and expectation (a regex per case), no traceback is
-printed, and nothing is written at the output path. The cases run once per session as
-subprocesses, three at a time; docs/bad-input.md must show the message each case gives.
+printed, and nothing is written at the output path. The cases run once per session, one after
+another in this process through the commands' console-script entry points (set
+LBM_BAD_INPUT_SUBPROCESS=1 to run them as real subprocesses instead); one test runs a case per
+command both ways and requires the same exit code, message, output and files.
+docs/bad-input.md must show the message each case gives.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 import re
 import subprocess
+import sys
+import warnings
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from bad_input_cases import CASES, EXPORT, ROOT, SCORES, Workspace, command_line, make_model, normalise, run_all
+from bad_input_cases import (CASES, EXPORT, ROOT, SCORES, Outcome, Workspace, command_line, make_model, normalise,
+                             run_all, run_case)
 
 DOC = ROOT / "docs" / "bad-input.md"
+# One case per command, each through a different exit path: Hydra's own override error (sys.exit(1)
+# in @hydra.main), a click usage error shown by typer, and our own error in an lbm command.
+COMPARED_WITH_SUBPROCESS = ("override-typo-key", "score-option-typo", "world-out-is-a-file")
+
+
+def _process_state() -> dict:
+    """What an in-process case may touch and must put back."""
+    state = {"cwd": os.getcwd(), "argv": list(sys.argv), "environ": dict(os.environ), "main": sys.modules["__main__"],
+             "root handlers": list(logging.getLogger().handlers), "root level": logging.getLogger().level,
+             "warning filters": list(warnings.filters), "showwarning": warnings.showwarning}
+    # MLflow's process-wide tracking URI (None while unset or MLflow is not imported)
+    state["mlflow tracking uri"] = getattr(sys.modules.get("mlflow.tracking._tracking_service.utils"), "_tracking_uri",
+                                           None)
+    if "hydra.core.global_hydra" in sys.modules:
+        from hydra.core.global_hydra import GlobalHydra
+        from hydra.core.hydra_config import HydraConfig
+
+        state |= {"GlobalHydra": GlobalHydra.instance().is_initialized(), "HydraConfig": HydraConfig.initialized()}
+    return state
 
 
 @pytest.fixture(scope="session")
-def outcomes(tmp_path_factory):
-    return run_all(CASES, tmp_path_factory.mktemp("bad-input"))
+def catalogue_run(tmp_path_factory):
+    work = tmp_path_factory.mktemp("bad-input")
+    model_dir = make_model(work / "_model")   # before the snapshot: its imports set warning filters and variables
+    before = _process_state()
+    outcomes = run_all(CASES, work, model_dir=model_dir)
+    return outcomes, before, _process_state()
+
+
+@pytest.fixture(scope="session")
+def outcomes(catalogue_run):
+    return catalogue_run[0]
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
@@ -36,6 +73,18 @@ def test_bad_input_is_refused_cleanly(case, outcomes):
     else:
         assert outcome.written == [], f"a refused run wrote {outcome.written}"
         assert not (outcome.root / "out").exists()
+
+
+def test_running_the_cases_leaves_the_process_as_it_was(catalogue_run):
+    """Hydra (GlobalHydra, HydraConfig, its logging set-up), cwd, argv, environment and warnings are put back."""
+    outcomes, before, after = catalogue_run
+    before.setdefault("GlobalHydra", False)
+    before.setdefault("HydraConfig", False)
+    assert after == before
+    work = str(next(iter(outcomes.values())).root.parent)
+    logging_into_cases = [h for h in logging.getLogger().handlers
+                          if str(getattr(h, "baseFilename", "")).startswith(work)]
+    assert not logging_into_cases
 
 
 def test_catalogue_covers_every_input_and_command():
@@ -63,6 +112,23 @@ def _run(argv: list[str], cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=300)
 
 
+def _streams(outcome: Outcome) -> tuple[str, str]:
+    return tuple(text.replace(str(outcome.root), "<case>") for text in (outcome.stdout, outcome.stderr))
+
+
+def test_in_process_runs_match_the_real_commands(tmp_path, model_dir):
+    """The in-process harness is faithful: the real console scripts give the same exit code, message, output, files."""
+    cases = [c for c in CASES if c.id in COMPARED_WITH_SUBPROCESS]
+    assert {c.command for c in cases} == {c.command for c in CASES}
+    with ThreadPoolExecutor(max_workers=len(cases)) as pool:
+        real = list(pool.map(lambda c: run_case(c, tmp_path / "subprocess" / c.id, model_dir, subprocess=True), cases))
+    for case, sub in zip(cases, real):
+        here = run_case(case, tmp_path / "in-process" / case.id, model_dir, subprocess=False)
+        assert (here.returncode, here.message, here.written) == (sub.returncode, sub.message, sub.written), case.id
+        assert _streams(here) == _streams(sub), case.id
+
+
+@pytest.mark.slow
 def test_refused_runs_leave_previous_outputs_as_they_were(tmp_path, model_dir):
     """A model and scores from an earlier run stay byte-for-byte when a later run is refused."""
     ws = Workspace(tmp_path, model_dir)

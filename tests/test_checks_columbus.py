@@ -48,28 +48,28 @@ def test_ols_coefficients_match_the_published_regression(columbus):
 def test_residual_moran_matches_lm_morantest(columbus):
     y, X, w = columbus
     result = regression_residual_moran(y, X, w)
-    assert round(result["I"], 3) == 0.212
-    assert result["I"] == pytest.approx(0.212374153, abs=1e-8)
-    assert result["EI"] == pytest.approx(-0.033268284, abs=1e-8)
-    assert result["VI"] == pytest.approx(0.008394853, abs=1e-8)
-    assert round(result["z"], 3) == 2.681
-    assert result["p_greater"] == pytest.approx(0.00367, abs=5e-6)
+    assert round(result.I, 3) == 0.212
+    assert result.I == pytest.approx(0.212374153, abs=1e-8)
+    assert result.EI == pytest.approx(-0.033268284, abs=1e-8)
+    assert result.VI == pytest.approx(0.008394853, abs=1e-8)
+    assert round(result.z, 3) == 2.681
+    assert result.p_greater == pytest.approx(0.00367, abs=5e-6)
 
 
 def test_residual_moran_with_a_libpysal_graph_gives_the_same(columbus):
     y, X, w = columbus
     graph = libpysal.graph.Graph.from_W(w).transform("r")
-    assert regression_residual_moran(y, X, graph)["z"] == pytest.approx(2.681000, abs=1e-5)
+    assert regression_residual_moran(y, X, graph).z == pytest.approx(2.681000, abs=1e-5)
 
 
 def test_esda_moran_of_the_residuals_matches_the_naive_published_test(columbus):
     y, X, w = columbus
     e = y - X @ np.linalg.lstsq(X, y, rcond=None)[0]
     result = global_moran(e, w, permutations=99, seed=1)
-    assert round(result["I"], 3) == 0.212
-    assert result["EI"] == pytest.approx(-0.020833333, abs=1e-8)
-    assert round(result["z_norm"], 4) == 2.4774
-    assert 0 < result["p_sim"] < 0.05
+    assert round(result.I, 3) == 0.212
+    assert result.EI == pytest.approx(-0.020833333, abs=1e-8)
+    assert round(result.z_norm, 4) == 2.4774
+    assert 0 < result.p_sim < 0.05
 
 
 def test_permutation_inference_is_seeded_and_leaves_numpy_state_alone(columbus):
@@ -81,4 +81,4 @@ def test_permutation_inference_is_seeded_and_leaves_numpy_state_alone(columbus):
     first = global_moran(e, w, permutations=199, seed=7)
     assert np.random.random() == before
     assert global_moran(e, w, permutations=199, seed=7) == first
-    assert global_moran(e, w, permutations=199, seed=8)["EI_sim"] != first["EI_sim"]
+    assert global_moran(e, w, permutations=199, seed=8).EI_sim != first.EI_sim

@@ -47,7 +47,9 @@ def test_audit_json_holds_every_check_with_relative_evidence(run):
     for rel, digest in audit["evidence_sha256"].items():
         assert rel.startswith("evidence/") and not rel.startswith("/")
         assert hashlib.sha256((tmp / "export" / rel).read_bytes()).hexdigest() == digest
-    assert audit["config"]["stigma"]["themes"]["age"]["patterns"]
+    assert audit["config"]["stigma"] == {"themes_file": None, "allow": []}     # the built-in, versioned word lists
+    gate = next(c for c in audit["checks"] if c["name"] == "stigma_gate")
+    assert gate["details"]["themes_file"]["source"] == "builtin" and gate["details"]["themes_file"]["version"] == 1
     assert "created" not in json.dumps(audit) and "seconds" not in json.dumps(audit)
 
 
@@ -118,15 +120,20 @@ def test_fail_on_makes_a_failed_check_fatal_after_writing_everything(small_world
     assert recorded["verdicts"]["collinearity"] == "fail"
 
 
-def test_audit_is_deterministic(small_check_context, tmp_path):
-    from lbm_model.checks.runner import run_checks
+def audit_of(ctx, config, export_dir):
+    """The audit of the context's model with ``config``, committed into ``export_dir``."""
+    from lbm_model.audit import run_audit
 
-    config = dataclasses.replace(small_check_context.config, run=("residual_autocorrelation", "collinearity"))
-    digests = []
-    for name in ("a", "b"):
-        ctx = dataclasses.replace(small_check_context, config=config, export_dir=tmp_path / name)
-        digests.append(run_checks(ctx).sha256)
+    audit = run_audit(ctx.inputs, ctx.fitted, ctx.thresholds, ctx.base_year, config, export_dir)
+    audit.commit(export_dir)
+    return audit
+
+
+def test_audit_is_deterministic(small_check_context, tmp_path):
+    config = dataclasses.replace(small_check_context.config, run=["residual_autocorrelation", "collinearity"])
+    digests = [audit_of(small_check_context, config, tmp_path / name).sha256 for name in ("a", "b")]
     assert digests[0] == digests[1]
+    assert hashlib.sha256((tmp_path / "a" / "audit.json").read_bytes()).hexdigest() == digests[0]
 
 
 def test_lbm_check_accepts_an_mlflow_run_id(run):
@@ -158,13 +165,65 @@ def test_lbm_check_refuses_other_data(run, tmp_path):
 def test_a_check_that_cannot_run_on_the_data_is_recorded_as_a_fail(small_check_context, tmp_path, monkeypatch):
     import numpy as np
 
-    from lbm_model.checks import runner
+    from lbm_model.checks import registry
 
     def singular(ctx):
         raise np.linalg.LinAlgError("Singular matrix")
 
-    monkeypatch.setitem(runner.CHECKS, "collinearity", singular)
-    config = dataclasses.replace(small_check_context.config, run=("collinearity",))
-    audit = runner.run_checks(dataclasses.replace(small_check_context, config=config, export_dir=tmp_path))
+    monkeypatch.setitem(registry.CHECKS, "collinearity", dataclasses.replace(registry.CHECKS["collinearity"], run=singular))
+    config = dataclasses.replace(small_check_context.config, run=["collinearity"])
+    audit = audit_of(small_check_context, config, tmp_path)
     assert audit.verdict == "fail" and "Singular matrix" in audit.results[0].summary
-    assert json.loads(audit.path.read_text())["verdicts"] == {"collinearity": "fail"}
+    assert json.loads((tmp_path / "audit.json").read_text())["verdicts"] == {"collinearity": "fail"}
+
+
+@pytest.mark.parametrize("option", ["fast", "PACKAGE_FILE"])
+def test_lbm_check_reads_the_projects_own_checks_options(run, option):
+    """`--checks-config` takes an option of the package (fast) or a YAML file with a defaults list."""
+    import lbm_model.config
+
+    tmp, _ = run
+    source = str(lbm_model.config.CONF_DIR / "checks" / "fast.yaml") if option == "PACKAGE_FILE" else option
+    out = tmp / f"recheck-{option}"
+    result = subprocess.run([str(BIN / "lbm"), "check", str(tmp / "export"), "--checks-config", source, "--out", str(out)],
+                            capture_output=True, text=True, cwd=tmp)
+    assert result.returncode == 0, result.stderr
+    config = json.loads((out / "audit.json").read_text())["config"]
+    assert config["spatial"]["permutations"] == 99 and config["cluster_bootstrap"]["replicates"] == 9
+
+
+def test_a_run_killed_during_the_checks_leaves_the_previous_model_and_evidence(run, small_world, tmp_path):
+    """The audit is staged: evidence and audit.json replace the previous ones only together with model.json."""
+    import os
+    import shutil
+    import signal
+
+    tmp, _ = run
+    export = tmp_path / "export"
+    shutil.copytree(tmp / "export", export)
+    before = {p.relative_to(export): p.read_bytes() for p in export.rglob("*") if p.is_file()}
+    args = [str(BIN / "lbm-experiment"), "data=files", f"data.cells={small_world}/cells.parquet",
+            f"data.survey={small_world}/survey.parquet", f"data.catalog={small_world}/catalog.yaml",
+            "tracking.enabled=false", f"hydra.run.dir={tmp_path}/runs", "checks=fast", "model=ols",
+            f"export.dir={export}"]
+    proc = subprocess.Popen(args, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, cwd=tmp_path)
+    seen = []
+    for line in proc.stderr:
+        seen.append(line)
+        if line.startswith("check blocked_cv"):      # evidence of earlier checks is staged by now
+            os.kill(proc.pid, signal.SIGKILL)
+            break
+    proc.wait(timeout=600)
+    assert proc.returncode == -signal.SIGKILL, "".join(seen)
+    after = {p.relative_to(export): p.read_bytes() for p in export.rglob("*") if p.is_file() and ".tmp-" not in str(p)}
+    assert after == before
+    assert any(".evidence.tmp-" in p.name for p in export.iterdir())        # the killed run's staging, left behind
+
+
+def test_stale_staging_of_a_killed_run_is_removed_by_the_next_audit(small_check_context, tmp_path):
+    stale = tmp_path / ".evidence.tmp-999999999-deadbeef"
+    (stale / "evidence").mkdir(parents=True)
+    config = dataclasses.replace(small_check_context.config, run=["collinearity"])
+    audit_of(small_check_context, config, tmp_path)
+    assert not stale.exists() and (tmp_path / "audit.json").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["audit.json", "evidence"]

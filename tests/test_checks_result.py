@@ -7,13 +7,16 @@ import math
 
 import pytest
 
-from lbm_model.checks.config import ChecksConfigError, checks_config, load_checks_config
+import dataclasses
+
+from lbm_model.checks.config import checks_config, load_checks_config
 from lbm_model.checks.result import CheckResult, grade, worst
+from lbm_model.errors import ConfigError
 
 
 def test_result_is_read_only_and_serialises_deterministically():
     result = CheckResult("x", "warn", {"a": 1, "b": float("nan")}, {"rows": [{"v": 0.1 + 0.2}]}, ("evidence/x/t.csv",), "s")
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         result.verdict = "pass"
     with pytest.raises(TypeError):
         result.metrics["a"] = 2.0
@@ -27,33 +30,40 @@ def test_verdicts_are_checked_and_ordered():
     with pytest.raises(ValueError):
         CheckResult("x", "ok")
     assert worst(["pass", "warn", "pass"]) == "warn" and worst([]) == "pass" and worst(["fail", "warn"]) == "fail"
+    assert worst(["not applicable", "pass"]) == "pass" and worst(["not applicable"]) == "not applicable"
     assert grade(5, 10, 100) == "pass" and grade(10, 10, 100) == "warn" and grade(150, 10, 100) == "fail"
     assert grade(0.2, 0.5, 0.1, higher_is_worse=False) == "warn" and grade(math.nan, 1, 2) == "warn"
 
 
 def test_default_config_loads_and_round_trips_through_audit_form():
     cfg = load_checks_config()
-    assert cfg.spatial.permutations == 999 and set(cfg.stigma.themes) == {
-        "migration_background", "household_composition", "benefit_dependence", "income", "age", "education"}
+    assert cfg.spatial.permutations == 999 and cfg.cluster_bootstrap.replicates == 99
+    assert cfg.run == ["residual_autocorrelation", "score_autocorrelation", "proxy_audit", "collinearity",
+                       "sign_plausibility", "blocked_cv", "cluster_bootstrap"]
     again = checks_config(json.loads(json.dumps(cfg.to_dict())))
     assert again == cfg
 
 
+def test_the_fast_option_and_a_file_with_a_defaults_list_load_with_the_same_schema():
+    import lbm_model.config
+
+    by_name = load_checks_config("fast")
+    by_file = load_checks_config(lbm_model.config.CONF_DIR / "checks" / "fast.yaml")
+    assert by_name == by_file
+    assert by_name.spatial.permutations == 99 and by_name.cluster_bootstrap.replicates == 9
+    assert by_name.proxy == load_checks_config().proxy        # everything else from default.yaml
+
+
 @pytest.mark.parametrize("raw, message", [
-    ({"spatial": {"permutations": 99, "typo": 1}}, "unknown key"),
-    ({"spatial": {"weights": ["queen"]}}, "weights"),
-    ({"spatial": {"permutations": "many"}}, "whole number"),
-    ({"run": ["residual_autocorrelation", "moon_phase"]}, "moon_phase"),
-    ({"proxy": {"weighting": "people"}}, "weighting"),
-    ({"cluster_bootstrap": {"replicates": 1}}, "replicates"),
+    ({"spatial": {"permutations": 99, "typo": 1}}, r"Key 'typo' not in 'SpatialConfig' \(at checks\.spatial\.typo\)"),
+    ({"spatial": {"weights": ["queen"]}}, r"Invalid value 'queen', expected one of \[knn, distance_band\]"),
+    ({"spatial": {"permutations": "many"}}, r"'many' of type 'str' could not be converted to Integer"),
+    ({"run": ["residual_autocorrelation", "moon_phase"]}, r"Invalid value 'moon_phase'.*\(at checks\.run\[1\]\)"),
+    ({"proxy": {"weighting": "people"}}, r"Invalid value 'people', expected one of \[cells, households\]"),
+    ({"cluster_bootstrap": {"replicates": 1}}, r"checks\.cluster_bootstrap: replicates=1"),
+    ({"spatial": {"alpha": 1.5}}, r"checks\.spatial\.alpha=1\.5; expected a probability"),
+    ({"disclosure": {"min_households": 0}}, r"checks\.disclosure: .*expected whole numbers >= 1"),
 ])
-def test_bad_config_is_refused_before_any_work(raw, message):
-    base = load_checks_config().to_dict()
-    base = {**base, **{k: {**base.get(k, {}), **v} if isinstance(v, dict) else v for k, v in raw.items()}}
-    with pytest.raises(ChecksConfigError, match=message):
-        checks_config(base)
-
-
-def test_themes_are_required():
-    with pytest.raises(ChecksConfigError, match="themes"):
-        checks_config({})
+def test_bad_config_is_refused_with_the_key_and_the_expectation(raw, message):
+    with pytest.raises(ConfigError, match=message):
+        checks_config(raw)

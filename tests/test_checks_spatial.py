@@ -53,11 +53,18 @@ def residual_result(small_check_context):
     return residual_autocorrelation(small_check_context)
 
 
-def test_both_weight_types_and_levels_are_reported(residual_result):
+def test_both_weight_types_and_levels_are_reported_and_graded_by_the_thresholds(residual_result, small_check_context):
+    spatial = small_check_context.config.spatial
     rows = residual_result.details["moran"]
     assert {(r["level"], r["weights"]) for r in rows} == {(lvl, w) for lvl in ("cell", "buurt") for w in ("knn", "distance_band")}
     for r in rows:
-        assert r["permutations"] == 99 and 0 < r["p_sim"] <= 1 and r["verdict"] in ("pass", "warn", "fail")
+        assert r["permutations"] == 99 and 1 / 100 <= r["p_sim"] <= 1     # 99 permutations: p is at least 1/100
+        significant = r["p_sim"] < spatial.alpha and r["I"] > 0
+        expected = ("fail" if significant and r["I"] >= spatial.fail_moran_i[r["level"]] else
+                    "warn" if significant and r["I"] >= spatial.warn_moran_i[r["level"]] else "pass")
+        assert r["verdict"] == expected, r
+    # the default small world plants a buurt effect the clustered model absorbs: no residual clustering left
+    assert residual_result.verdict == "pass" and all(r["I"] < spatial.warn_moran_i[r["level"]] for r in rows)
 
 
 def test_lisa_evidence_is_buurt_level_and_disclosure_safe(residual_result, small_check_context):

@@ -7,9 +7,11 @@ import dataclasses
 import pytest
 
 from lbm_model.catalog import Catalog, Indicator
-from lbm_model.checks.config import AllowEntry, ChecksConfigError, checks_config, load_checks_config
-from lbm_model.checks.stigma import StigmatisationError, enforce_stigma_gate, stigma_gate
-from lbm_model.checks.themes import name_words
+from lbm_model.audit import gate as enforce_gate
+from lbm_model.checks.config import checks_config, load_checks_config
+from lbm_model.checks.stigma import AllowEntry, StigmatisationError, stigma_gate
+from lbm_model.checks.themes import BUILTIN_THEMES, load_themes, name_words
+from lbm_model.errors import ConfigError
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +82,7 @@ def test_stigmatising_words_fail_naming_indicator_and_theme(stigma, name, descri
     assert f"indicator '{name}'" in result.summary
     themes = {v["theme"] for v in result.details["violations"] if v["indicator"] == name}
     assert theme in themes
-    assert stigma.themes[theme].label in result.summary
+    assert stigma.theme_set().themes[theme].label in result.summary
 
 
 def test_flagged_indicator_named_as_model_term_fails(stigma):
@@ -98,42 +100,62 @@ def test_catalog_flag_wins_over_the_indicator_object(stigma):
 
 def test_enforce_raises_a_user_error_with_the_name(stigma):
     with pytest.raises(StigmatisationError, match="aandeel_bijstandsuitkeringen.*benefit dependence"):
-        enforce_stigma_gate([ind("aandeel_bijstandsuitkeringen")], Catalog(indicators=(ind("aandeel_bijstandsuitkeringen"),)),
-                            stigma)
+        enforce_gate([ind("aandeel_bijstandsuitkeringen")], Catalog(indicators=(ind("aandeel_bijstandsuitkeringen"),)),
+                     stigma)
 
 
 def test_allow_list_with_reason_is_the_only_way_past_a_word_match(stigma):
     amenity = ind("dist_elderly_care_home_m", "road distance to the nearest care home for the elderly")
     assert gate([amenity], stigma).verdict == "fail"
     reason = "an amenity: distance to a care facility says nothing about who lives in the cell"
-    allowed = dataclasses.replace(stigma, allow=(AllowEntry(indicator=amenity.name, reason=reason, themes=("age",)),))
+    allowed = dataclasses.replace(stigma, allow=[AllowEntry(indicator=amenity.name, reason=reason, themes=["age"])])
     result = gate([amenity], allowed)
     assert result.verdict == "pass"
     assert result.details["allowed"][0]["reason"] == reason
     assert result.to_dict()["details"]["allowed"][0]["reason"] == reason
-    wrong_theme = dataclasses.replace(stigma, allow=(AllowEntry(indicator=amenity.name, reason=reason, themes=("income",)),))
+    wrong_theme = dataclasses.replace(stigma, allow=[AllowEntry(indicator=amenity.name, reason=reason, themes=["income"])])
     assert gate([amenity], wrong_theme).verdict == "fail"
 
 
 def test_allow_list_cannot_override_a_catalog_flag(stigma):
     flagged = ind("building_value_mean", stigmatising=True)
-    allowed = dataclasses.replace(stigma, allow=(AllowEntry(indicator=flagged.name, reason="we like it"),))
+    allowed = dataclasses.replace(stigma, allow=[AllowEntry(indicator=flagged.name, reason="we like it")])
     assert gate([flagged], allowed).verdict == "fail"
 
 
 def test_allow_entry_without_reason_is_refused():
-    raw = {"stigma": {"themes": {"age": {"patterns": [r"\bage\b"]}},
-                      "allow": [{"indicator": "x", "reason": "  "}]}}
-    with pytest.raises(ChecksConfigError, match="written reason"):
+    raw = {"stigma": {"allow": [{"indicator": "x", "reason": "  "}]}}
+    with pytest.raises(ConfigError, match="written reason"):
         checks_config(raw)
 
 
-def test_themes_are_extendable_in_config(stigma):
-    raw = {"stigma": {"themes": {**{k: dataclasses.asdict(v) for k, v in stigma.themes.items()},
-                                 "religion": {"label": "religion", "patterns": [r"\bmosques?\b", r"\bmoskee\w*"]}}}}
-    extended = checks_config(raw).stigma
+def test_themes_are_a_versioned_data_file_that_a_new_version_can_extend(stigma, tmp_path):
+    import yaml
+
+    builtin = load_themes(None)
+    assert builtin.version == 1 and builtin.source == "builtin" and set(builtin.themes) == {
+        "migration_background", "household_composition", "benefit_dependence", "income", "age", "education"}
+    data = yaml.safe_load(BUILTIN_THEMES.read_text())
+    data["version"] = 2
+    data["themes"]["religion"] = {"label": "religion", "patterns": [r"\bmosques?\b", r"\bmoskee\w*"]}
+    (tmp_path / "stigma_themes_v2.yaml").write_text(yaml.safe_dump(data))
+    extended = checks_config({"stigma": {"themes_file": str(tmp_path / "stigma_themes_v2.yaml")}}).stigma
     assert gate([ind("dist_moskee_m")], extended).verdict == "fail"
     assert gate([ind("dist_moskee_m")], stigma).verdict == "pass"
+    assert extended.theme_set().version == 2 and extended.theme_set().sha256 != builtin.sha256
+
+
+@pytest.mark.parametrize("content, message", [
+    ("format: something-else\nversion: 1\nthemes: {}\n", "expected 'format: lbm-stigma-themes'"),
+    ("format: lbm-stigma-themes\nversion: 1\nthemes: {}\n", "'themes' must be a non-empty mapping"),
+    ("format: lbm-stigma-themes\nversion: 1\nthemes: {age: {patterns: ['(unclosed']}}\n", "not a valid regular expression"),
+    ("format: lbm-stigma-themes\nversion: 1\nthemes: {age: {patterns: []}}\n", "needs at least one pattern"),
+])
+def test_a_broken_themes_file_is_refused_with_a_clear_message(tmp_path, content, message):
+    path = tmp_path / "themes.yaml"
+    path.write_text(content)
+    with pytest.raises(ConfigError, match=message):
+        stigma_gate([ind("x")], Catalog(indicators=(ind("x"),)), checks_config({"stigma": {"themes_file": str(path)}}).stigma)
 
 
 def test_names_become_words():

@@ -25,8 +25,7 @@ def test_frozen_scores_equal_fitted_scores(tiny_frozen):
 
 
 def test_frozen_round_trip_on_small_world(small_inputs, fitted_ordinal, tmp_path):
-    path, _ = freeze(fitted_ordinal, small_inputs, ThresholdRule(base_year=2020), tmp_path, model_version="test",
-                     estimator_config={}, seed=0, provenance={})
+    path, _ = freeze(fitted_ordinal, small_inputs, ThresholdRule(base_year=2020), tmp_path, model_version="test", seed=0, provenance={})
     scores = CompiledScorer.load(path).score(small_inputs.cells)
     assert len(scores) == len(small_inputs.cells)
     assert np.max(np.abs(scores["score"].to_numpy() - fitted_ordinal.cell_scores())) < 1e-9
@@ -79,8 +78,7 @@ def test_consistent_edit_of_weight_fails_the_content_hash(tiny_frozen):
 
 def test_content_hash_does_not_depend_on_provenance(tiny_frozen, tmp_path):
     inputs, fitted, path = tiny_frozen
-    other, _ = freeze(fitted, inputs, ThresholdRule(base_year=2020), tmp_path / "again", model_version="test",
-                      estimator_config={"cov_type": "cluster"}, seed=0, provenance={"run": "b"})
+    other, _ = freeze(fitted, inputs, ThresholdRule(base_year=2020), tmp_path / "again", model_version="test", seed=0, provenance={"run": "b"})
     first, second = read_frozen_model(path), read_frozen_model(other)
     assert first["content_sha256"] == second["content_sha256"]
     assert first["seal_sha256"] != second["seal_sha256"]
@@ -95,3 +93,22 @@ def test_non_converged_fit_is_never_frozen(tiny):
     inputs = load_inputs(paths["cells"], paths["survey"], paths["catalog"])
     with pytest.raises(LbmError, match=r"did not converge \(1 iterations, max_iter=1\); nothing was frozen"):
         fit_model(inputs, OrdinalLogit(max_iter=1), select_indicators(inputs))
+
+
+def test_display_settings_do_not_change_the_content_hash(tiny, capsys):
+    """Progress output is a display setting: it is not recorded in model.json's hashed content."""
+    cells, survey, catalog, tmp = tiny
+    paths = write_inputs(tmp / "in", cells, survey, catalog)
+    inputs = load_inputs(paths["cells"], paths["survey"], paths["catalog"])
+    hashes, records = [], []
+    for progress in (True, False):
+        fitted = fit_model(inputs, OrdinalLogit(progress=progress), select_indicators(inputs))
+        path, content = freeze(fitted, inputs, ThresholdRule(base_year=2020), tmp / f"export-{progress}",
+                               model_version="test", seed=0, provenance={})
+        hashes.append(read_frozen_model(path)["content_sha256"])
+        records.append(content["estimator"])
+    assert "ordinal logit iteration" in capsys.readouterr().err           # progress was on in the first fit
+    assert hashes[0] == hashes[1]
+    assert records[0]["family"] == "ordinal_logit" and records[0]["params"] == {"cov_type": "cluster", "max_iter": 200,
+                                                                                 "tol": 1e-10}
+    assert "_target_" not in json.dumps(records[0])

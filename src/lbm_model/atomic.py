@@ -85,6 +85,22 @@ def _new_temp(target: Path) -> Path:
         return temp
 
 
+def staging_directory(target: str | Path, create: bool = True) -> Path:
+    """A new hidden ``.<name>.tmp-<pid>-<random>`` path beside ``target`` (a directory when ``create``).
+
+    Staged outputs are moved onto ``target`` when complete; leftovers of a killed process are
+    removed by :func:`remove_stale_temp_files` like any other temp file of ``target``.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    while True:
+        path = target.with_name(f".{target.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
+        if not path.exists():
+            if create:
+                path.mkdir()
+            return path
+
+
 def _fsync_path(path: Path, directory: bool = False) -> None:
     fd = os.open(path, os.O_RDONLY | (os.O_DIRECTORY if directory else 0))
     try:

@@ -25,7 +25,7 @@ CLASS_LABELS: tuple[str, ...] = (
 N_CLASSES = len(CLASS_LABELS)
 
 
-@dataclass(frozen=True)
+@dataclass
 class ThresholdRule:
     """Fixed-width classes anchored on the household-weighted scores of a base year.
 
@@ -46,6 +46,8 @@ class ThresholdRule:
     def __post_init__(self) -> None:
         if (self.width is None) == (self.width_sd is None):
             raise ValueError("threshold rule needs exactly one of width or width_sd")
+        if any(v is not None and not v > 0 for v in (self.width, self.width_sd)):
+            raise ValueError(f"width={self.width}, width_sd={self.width_sd}: the one given must be a positive number")
         if not 2 <= self.anchor_class <= N_CLASSES - 1:
             raise ValueError("anchor_class must be an inner class (2..8)")
         if not 0.0 <= self.anchor_fraction < 1.0:

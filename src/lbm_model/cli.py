@@ -122,7 +122,8 @@ def check(
     cells: Annotated[Optional[Path], typer.Option(help="Training cells, if not at the path the model records.")] = None,
     survey: Annotated[Optional[Path], typer.Option(help="Training survey, if not at the path the model records.")] = None,
     catalog: Annotated[Optional[Path], typer.Option(help="Training catalog, if not at the path the model records.")] = None,
-    checks_config: Annotated[Optional[Path], typer.Option(help="Checks YAML. Default: the config in the model's audit.json.")] = None,
+    checks_config: Annotated[Optional[str], typer.Option(
+        help="Checks config: an option of the package (default, fast) or a YAML file. Default: the one in the model's audit.json.")] = None,
     tracking_uri: Annotated[str, typer.Option(help="MLflow store for run ids.")] = "sqlite:///mlruns.db",
 ) -> None:
     """Refit a frozen model on its training inputs, run the methodology checks and print the verdicts.
@@ -131,7 +132,7 @@ def check(
     """
     from rich.console import Console as StdoutConsole
 
-    from lbm_model.checks.ondemand import recheck
+    from lbm_model.audit import recheck
     from lbm_model.checks.report import print_verdicts
 
     try:

@@ -13,6 +13,10 @@ class ContractError(LbmError):
     """Input data that does not follow the data contract (docs/data-contract.md)."""
 
 
+class ConfigError(LbmError):
+    """A configuration value that its type cannot rule out but its meaning does (ranges, combinations)."""
+
+
 class FrozenModelError(LbmError):
     """A frozen model file that is missing, malformed or fails verification."""
 

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from lbm_model.catalog import Indicator
+from lbm_model.dimensions import AREA_LEVELS
 from lbm_model.transforms import Standardisation, fit_standardisation, transform_values
 
 
@@ -66,7 +67,12 @@ def control_design(survey: pd.DataFrame, controls: tuple[str, ...] | list[str]) 
 
 @dataclass(frozen=True)
 class EstimationData:
-    """Everything an estimator needs, one row per respondent."""
+    """Everything an estimator needs, one row per respondent.
+
+    ``areas`` (buurt, wijk and gemeente code per respondent) and ``spatial_weights`` are
+    optional slots for families that model the area hierarchy or space (multilevel,
+    spatial econometric); the least-squares and ordinal families use ``cluster`` only.
+    """
 
     indicators: pd.DataFrame       # standardised indicators at the respondent's cell
     controls: pd.DataFrame         # respondent controls (and optional adjustment columns)
@@ -74,6 +80,22 @@ class EstimationData:
     weight: np.ndarray             # survey weights
     cluster: np.ndarray            # buurt code per respondent, for clustered standard errors
     cell_position: np.ndarray      # row in the cells table
+    areas: pd.DataFrame | None = None      # buurt_code, wijk_code, gemeente_code per respondent
+    spatial_weights: object | None = None  # e.g. a libpysal Graph between respondents' areas
+
+    def subset(self, rows: np.ndarray, cluster: np.ndarray | None = None) -> "EstimationData":
+        """The respondents at positions ``rows`` (repeats allowed, as in a bootstrap draw).
+
+        Controls that are constant in the subset are dropped (they are not identified
+        there); ``cluster`` replaces the cluster ids (a bootstrap's draw positions).
+        """
+        controls = self.controls.iloc[rows].reset_index(drop=True)
+        controls = controls.loc[:, controls.std(ddof=0) > 0]
+        return EstimationData(
+            indicators=self.indicators.iloc[rows].reset_index(drop=True), controls=controls,
+            response=self.response[rows], weight=self.weight[rows],
+            cluster=self.cluster[rows] if cluster is None else cluster, cell_position=self.cell_position[rows],
+            areas=None if self.areas is None else self.areas.iloc[rows].reset_index(drop=True), spatial_weights=None)
 
 
 def estimation_data(survey: pd.DataFrame, cells: pd.DataFrame, standardised: pd.DataFrame,
@@ -88,11 +110,13 @@ def estimation_data(survey: pd.DataFrame, cells: pd.DataFrame, standardised: pd.
     if adjust is not None:
         control_frame = pd.concat([control_frame, adjust.iloc[position].reset_index(drop=True)], axis=1)
     weight = survey["weight"].to_numpy(float) if "weight" in survey.columns else np.ones(len(survey))
+    areas = cells[[f"{level}_code" for level in AREA_LEVELS]].iloc[position].reset_index(drop=True)
     return EstimationData(
         indicators=standardised.iloc[position].reset_index(drop=True),
         controls=control_frame,
         response=survey["response"].to_numpy(np.int64),
         weight=weight,
-        cluster=cells["buurt_code"].to_numpy()[position],
+        cluster=areas["buurt_code"].to_numpy(),
         cell_position=position,
+        areas=areas,
     )

@@ -27,7 +27,8 @@ from lbm_model.dimensions import DIMENSION_KEYS, TRANSFORMS
 from lbm_model.errors import FrozenModelError
 
 FORMAT = "lbm-frozen-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2                 # 2: estimator recorded by family name and params; standard_error may be null
+READABLE_VERSIONS = (1, 2)
 MODEL_FILE = "model.json"
 INDICATOR_FIELDS = ("name", "dimension", "description", "transform", "mean", "sd", "train_min", "train_max",
                     "weight", "native_weight", "standard_error", "expected_sign")
@@ -84,13 +85,13 @@ def read_frozen_model(path: str | Path) -> dict:
                                "the file is truncated or corrupted.") from None
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise FrozenModelError(f"{path}: not an lbm frozen model (expected \"format\": \"{FORMAT}\").")
-    if document.get("format_version") != FORMAT_VERSION:
+    if document.get("format_version") not in READABLE_VERSIONS:
         raise FrozenModelError(f"{path}: format_version {document.get('format_version')!r} is not supported "
-                               f"(this code reads version {FORMAT_VERSION}).")
+                               f"(this code reads versions {', '.join(map(str, READABLE_VERSIONS))}).")
     for key in ("content", "provenance"):
         if not isinstance(document.get(key), dict):
             raise FrozenModelError(f"{path}: field '{key}' is missing or not an object.")
-    expected = seal(document["content"], document["provenance"])
+    expected = seal(document["content"], document["provenance"]) | {"format_version": document["format_version"]}
     for key in ("content_sha256", "seal_sha256"):
         if document.get(key) != expected[key]:
             raise FrozenModelError(f"{path}: verification failed: {key} is {document.get(key)!r} but the file's "
@@ -139,6 +140,8 @@ def validate_content(content: dict, where: str) -> None:
         for field in ("mean", "sd", "weight", "train_min", "train_max"):
             if not _finite(entry[field]):
                 fail(f"indicator {entry['name']!r}: {field} must be a finite number")
+        if entry["standard_error"] is not None and not _finite(entry["standard_error"]):
+            fail(f"indicator {entry['name']!r}: standard_error must be a finite number or null (no uncertainty)")
         if entry["sd"] <= 0:
             fail(f"indicator {entry['name']!r}: sd must be positive")
         if entry["train_min"] > entry["train_max"]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -17,11 +18,16 @@ from lbm_model.catalog import Indicator
 from lbm_model.classes import CLASS_LABELS, ThresholdRule, assign_classes, class_shares, fix_thresholds
 from lbm_model.dimensions import DIMENSIONS
 from lbm_model.errors import ContractError, LbmError
-from lbm_model.frozen import write_frozen_model
+from lbm_model.estimators.base import LbmEstimator
+from lbm_model.estimators.results import FitResults
+from lbm_model.frozen import validate_content, write_frozen_model
 from lbm_model.features import (EstimationData, estimation_data, fit_standardisations, standardised_indicators,
                                 training_ranges)
 from lbm_model.inputs import Inputs
 from lbm_model.transforms import Standardisation
+
+if TYPE_CHECKING:
+    from lbm_model.audit import Audit
 
 SCORE_SCALE = ("judgement points: deviation of the expected 1..5 judgement of the living environment from its level "
                "at the standardisation reference (all training cell-years); score = sum of the five dimension scores")
@@ -31,16 +37,21 @@ SCORE_SCALE = ("judgement points: deviation of the expected 1..5 judgement of th
 class FittedModel:
     """A fitted estimator together with everything needed to repeat its input preparation."""
 
-    estimator: object
+    estimator: LbmEstimator
     indicators: tuple[Indicator, ...]
     standardisation: dict[str, Standardisation]
     ranges: dict[str, tuple[float, float]]
     standardised: pd.DataFrame      # all cells, standardised model indicators
     data: EstimationData | None = None  # the respondent-level design it was fitted on (checks only; never exported)
 
+    @property
+    def results(self) -> FitResults:
+        """What the fit produced (the one object freeze, checks and tracking read)."""
+        return self.estimator.results
+
     def cell_scores(self) -> np.ndarray:
         """Total score of every training cell-year in judgement points."""
-        weights = self.estimator.judgement_weights_.reindex([i.name for i in self.indicators]).to_numpy()
+        weights = self.results.judgement_weights.reindex([i.name for i in self.indicators]).to_numpy()
         return self.standardised.to_numpy() @ weights
 
 
@@ -69,11 +80,12 @@ def fit_model(inputs: Inputs, estimator, indicators: tuple[Indicator, ...], adju
         adjust_inds = [inputs.catalog.by_name(n) for n in adjust]
         adjust_frame = standardised_indicators(inputs.cells, adjust_inds, fit_standardisations(inputs.cells, adjust_inds))
     data = estimation_data(inputs.survey, inputs.cells, standardised, inputs.catalog.controls, adjust_frame)
-    estimator.fit(data.indicators, data.response, controls=data.controls, sample_weight=data.weight, groups=data.cluster)
-    if estimator.fit_stats_.get("converged", 1.0) != 1.0:
-        raise LbmError(f"the {estimator.family} fit did not converge ({int(estimator.fit_stats_.get('iterations', 0))} iterations, "
-                       f"max_iter={getattr(estimator, 'max_iter', '?')}); "
-                       "nothing was frozen. Raise model.estimator.max_iter or check the indicators for collinearity.")
+    stats = estimator.fit_data(data).results.fit_stats
+    if not stats.converged:
+        limit = estimator.get_params().get("max_iter")
+        raise LbmError(f"the {estimator.family} fit did not converge ({stats.iterations} iterations"
+                       + (f", max_iter={limit}" if limit is not None else "") + "); nothing was frozen. "
+                       "Raise model.estimator.max_iter or check the indicators for collinearity.")
     return FittedModel(estimator=estimator, indicators=indicators, standardisation=constants,
                        ranges=training_ranges(inputs.cells, indicators), standardised=standardised, data=data)
 
@@ -98,9 +110,10 @@ def code_version() -> dict:
 
 
 def frozen_content(fitted: FittedModel, inputs: Inputs, rule: ThresholdRule, thresholds: np.ndarray,
-                   model_version: str, estimator_config: dict, seed: int) -> dict:
-    """Everything that determines scores, as plain JSON-ready data."""
-    est = fitted.estimator
+                   model_version: str, seed: int) -> dict:
+    """Everything that determines scores, as plain JSON-ready data (read from the results object)."""
+    results = fitted.results
+    judgement_se = results.judgement_standard_errors
     entries = []
     for ind in fitted.indicators:
         const, (low, high) = fitted.standardisation[ind.name], fitted.ranges[ind.name]
@@ -108,9 +121,9 @@ def frozen_content(fitted: FittedModel, inputs: Inputs, rule: ThresholdRule, thr
             "name": ind.name, "dimension": ind.dimension, "description": ind.description,
             "transform": ind.transform, "expected_sign": ind.expected_sign,
             "mean": const.mean, "sd": const.sd, "train_min": low, "train_max": high,
-            "weight": float(est.judgement_weights_[ind.name]),
-            "native_weight": float(est.weights_[ind.name]),
-            "standard_error": float(est.standard_errors_[ind.name] * est.judgement_scale_),
+            "weight": float(results.judgement_weights[ind.name]),
+            "native_weight": float(results.weights[ind.name]),
+            "standard_error": None if judgement_se is None else float(judgement_se[ind.name]),
         })
     cells = inputs.cells
     base = (cells["year"] == rule.base_year).to_numpy()
@@ -123,11 +136,7 @@ def frozen_content(fitted: FittedModel, inputs: Inputs, rule: ThresholdRule, thr
         "indicators": entries,
         "excluded_stigmatising": [i.name for i in inputs.catalog.stigmatising_indicators],
         "estimation_controls": list(inputs.catalog.controls),
-        "estimator": {
-            "family": est.family, "config": estimator_config, "scale_rule": est.scale_rule_,
-            "judgement_scale": est.judgement_scale_, "fit_stats": est.fit_stats_,
-            "cutpoints": [float(c) for c in getattr(est, "cutpoints_", [])],
-        },
+        "estimator": results.frozen_record(),
         "classes": {
             "labels": list(CLASS_LABELS), "thresholds": [float(t) for t in thresholds],
             "rule": {"name": rule.name, "base_year": rule.base_year, "anchor_class": rule.anchor_class,
@@ -146,14 +155,21 @@ def frozen_content(fitted: FittedModel, inputs: Inputs, rule: ThresholdRule, thr
 
 
 def freeze(fitted: FittedModel, inputs: Inputs, rule: ThresholdRule, export_dir: str | Path, *, model_version: str,
-           estimator_config: dict, seed: int, provenance: dict, audit=None) -> tuple[Path, dict]:
-    """Fix the classes, build the frozen content and write ``export_dir/model.json``.
+           seed: int, provenance: dict, thresholds: np.ndarray | None = None, audit: Audit | None = None
+           ) -> tuple[Path, dict]:
+    """Build the frozen content and publish ``export_dir/model.json`` together with its audit.
 
-    ``audit``, when given, is called with the class thresholds before model.json is written
-    (the checks run there) and returns the audit record stored under ``content["audit"]``.
+    ``thresholds`` are the class thresholds (fixed here from the base year when not given);
+    ``audit`` is a staged audit (``audit.run_audit``): its audit.json and evidence are
+    committed into ``export_dir`` right before model.json, and the content records its sha256.
+    Nothing is written when the content is invalid.
     """
-    thresholds = class_thresholds(fitted, inputs.cells, rule)
-    content = frozen_content(fitted, inputs, rule, thresholds, model_version, estimator_config, seed)
+    if thresholds is None:
+        thresholds = class_thresholds(fitted, inputs.cells, rule)
+    content = frozen_content(fitted, inputs, rule, thresholds, model_version, seed)
     if audit is not None:
-        content["audit"] = audit(thresholds)
+        content["audit"] = audit.reference()
+    validate_content(content, "content to freeze")
+    if audit is not None:
+        audit.commit(export_dir)
     return write_frozen_model(export_dir, content, provenance), content

@@ -211,7 +211,8 @@ def log_recalibration(config: dict, content: dict, weights_table: pd.DataFrame, 
 
     params = _flatten("", config, {})
     with_retries(lambda: mlflow.log_params({k: str(v)[:6000] for k, v in params.items()}), "log params")
-    stats = {f"fit.{k}": float(v) for k, v in content["estimator"]["fit_stats"].items()}
+    stats = {f"fit.{k}": float(v) for k, v in content["estimator"]["fit_stats"].items()
+             if isinstance(v, (int, float)) and v is not None}         # converged as 1.0 / 0.0; None: not applicable
     stats["judgement_scale"] = float(content["estimator"]["judgement_scale"])
     with_retries(lambda: mlflow.log_metrics(stats), "log metrics")
     with_retries(lambda: mlflow.set_tags(tags), "set tags")

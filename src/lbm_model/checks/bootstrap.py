@@ -16,16 +16,35 @@ Davison, A. C. and Hinkley, D. V. (1997). Bootstrap Methods and their Applicatio
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
 from lbm_model.checks.context import CheckContext
 from lbm_model.checks.evidence import EvidenceWriter
-from lbm_model.checks.predict import clone_estimator, warm_start
-from lbm_model.checks.result import WARN, CheckResult, grade
+from lbm_model.checks.result import WARN, Check, CheckResult, grade
+from lbm_model.errors import ConfigError
 from lbm_model.features import EstimationData
 
 NAME = "cluster_bootstrap"
+
+
+@dataclass
+class BootstrapConfig:
+    """``checks.cluster_bootstrap``: replicates, interval level, parallel jobs, rank-width thresholds."""
+
+    replicates: int = 99
+    level: float = 0.9
+    n_jobs: int = 1
+    rank_width_warn: float = 0.25
+    rank_width_fail: float = 0.5
+
+    def __post_init__(self) -> None:
+        if self.replicates < 2 or not 0 < self.level < 1 or self.n_jobs == 0 or self.n_jobs < -1:
+            raise ConfigError(f"checks.cluster_bootstrap: replicates={self.replicates}, level={self.level}, "
+                              f"n_jobs={self.n_jobs}; expected >= 2 replicates, a level between 0 and 1 and "
+                              "n_jobs >= 1 (or -1 for all cores).")
 
 
 def replicate_rows(cluster_codes: np.ndarray, n_clusters: int, seed: int, replicate: int) -> tuple[np.ndarray, np.ndarray]:
@@ -43,16 +62,12 @@ def fit_replicate(template, data: EstimationData, names: list[str], codes: np.nd
                   seed: int, replicate: int) -> np.ndarray:
     """Judgement weights of one replicate (NaN when the fit fails)."""
     rows, ids = replicate_rows(codes, n_clusters, seed, replicate)
-    controls = data.controls.iloc[rows].reset_index(drop=True)
-    controls = controls.loc[:, controls.std(ddof=0) > 0]
-    est = clone_estimator(template, cov_type="nonrobust", progress=False)
-    warm_start(est, template, controls.columns)
+    sample = data.subset(rows, cluster=ids)
     try:
-        est.fit(data.indicators.iloc[rows].reset_index(drop=True), data.response[rows], controls=controls,
-                sample_weight=data.weight[rows], groups=ids)
+        results = template.refit_clone(sample.controls.columns).fit_data(sample).results
     except (ValueError, np.linalg.LinAlgError):
         return np.full(len(names), np.nan)
-    return est.judgement_weights_.reindex(names).to_numpy(float)
+    return results.judgement_weights.reindex(names).to_numpy(float)
 
 
 def _buurt_ranker(ctx: CheckContext):
@@ -97,11 +112,11 @@ def cluster_bootstrap(ctx: CheckContext) -> CheckResult:
         return CheckResult(NAME, WARN, {"replicates": float(cfg.replicates), "failed_replicates": float((~ok).sum())},
                            summary=f"only {len(draws)} of {cfg.replicates} bootstrap replicates could be fitted.")
     lo_q, hi_q = (1 - cfg.level) / 2, 1 - (1 - cfg.level) / 2
-    est = ctx.estimator
+    analytic = ctx.results.judgement_standard_errors
     weights = pd.DataFrame({"name": ctx.indicator_names, "weight": ctx.judgement_weights.to_numpy(float),
                             "lower": np.quantile(draws, lo_q, axis=0), "upper": np.quantile(draws, hi_q, axis=0),
                             "bootstrap_se": draws.std(axis=0, ddof=1),
-                            "analytic_se": (est.standard_errors_.reindex(ctx.indicator_names) * est.judgement_scale_).to_numpy()})
+                            "analytic_se": np.nan if analytic is None else analytic.reindex(ctx.indicator_names).to_numpy()})
     rank, buurten = _buurt_ranker(ctx)
     rank_draws = np.array([rank(w) for w in draws])
     buurten = buurten.assign(rank=rank(ctx.judgement_weights.to_numpy(float)),
@@ -111,14 +126,18 @@ def cluster_bootstrap(ctx: CheckContext) -> CheckResult:
     ev.table(weights, "weight_intervals.csv")
     ev.table(buurten, "buurt_rank_intervals.csv")
     excludes_zero = ((weights["lower"] > 0) | (weights["upper"] < 0)).mean()
-    se_ratio = float(np.median(weights["bootstrap_se"] / weights["analytic_se"]))
+    se_ratio = float(np.median(weights["bootstrap_se"] / weights["analytic_se"])) if analytic is not None else float("nan")
     metrics = {"replicates": float(cfg.replicates), "failed_replicates": float((~ok).sum()),
                "median_relative_rank_width": rel_width, "share_weights_excluding_zero": float(excludes_zero),
                "median_se_ratio_bootstrap_to_analytic": se_ratio, "n_buurten_ranked": float(len(buurten))}
     verdict = grade(rel_width, cfg.rank_width_warn, cfg.rank_width_fail)
     summary = (f"{len(draws)} buurt-cluster replicates: median {cfg.level:.0%} rank interval spans {rel_width:.1%} of "
-               f"{len(buurten):,} buurten; {excludes_zero:.0%} of weight intervals exclude 0; bootstrap/analytic SE "
-               f"ratio {se_ratio:.2f}.")
+               f"{len(buurten):,} buurten; {excludes_zero:.0%} of weight intervals exclude 0"
+               + (f"; bootstrap/analytic SE ratio {se_ratio:.2f}." if analytic is not None else
+                  "; no analytic standard errors to compare."))
     details = {"level": cfg.level, "replicates": cfg.replicates, "failed_replicates": int((~ok).sum()),
                "weight_intervals": {r.name: [r.lower, r.upper] for r in weights.itertuples()}}
     return CheckResult(NAME, verdict, metrics, details, tuple(ev.files), summary)
+
+
+CHECK = Check(NAME, cluster_bootstrap, "cluster_bootstrap", BootstrapConfig, needs=frozenset({"refit"}))

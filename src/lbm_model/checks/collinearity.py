@@ -13,14 +13,26 @@ Belsley, D. A., Kuh, E. and Welsch, R. E. (1980). Regression Diagnostics. Wiley.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
 from lbm_model.checks.context import CheckContext
 from lbm_model.checks.evidence import EvidenceWriter
-from lbm_model.checks.result import CheckResult, grade, worst
+from lbm_model.checks.result import Check, CheckResult, grade, worst
 
 NAME = "collinearity"
+
+
+@dataclass
+class CollinearityConfig:
+    """``checks.collinearity``: VIF and scaled condition number thresholds."""
+
+    vif_warn: float = 10.0
+    vif_fail: float = 100.0
+    condition_warn: float = 30.0
+    condition_fail: float = 1000.0
 
 
 def variance_inflation(X: np.ndarray, weight: np.ndarray) -> np.ndarray:
@@ -61,3 +73,6 @@ def collinearity(ctx: CheckContext) -> CheckResult:
     summary = (f"condition number {cond:.1f}; max VIF {vif.max():.1f} ({table['name'].iloc[0]}); "
                f"{len(high)} indicator(s) with VIF >= {cfg.vif_warn:g}.")
     return CheckResult(NAME, verdict, metrics, details, tuple(ev.files), summary)
+
+
+CHECK = Check(NAME, collinearity, "collinearity", CollinearityConfig)

@@ -5,15 +5,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from lbm_model.checks.config import ChecksConfig
-from lbm_model.checks.predict import respondent_residuals
 from lbm_model.classes import assign_classes
 from lbm_model.dimensions import DIMENSION_KEYS
 from lbm_model.inputs import Inputs
+
+if TYPE_CHECKING:
+    from lbm_model.checks.config import ChecksConfig
+    from lbm_model.estimators.results import FitResults
+    from lbm_model.recalibrate import FittedModel
 
 
 @dataclass
@@ -31,7 +35,7 @@ class CheckContext:
     """
 
     inputs: Inputs
-    fitted: object
+    fitted: FittedModel
     thresholds: np.ndarray
     base_year: int
     config: ChecksConfig
@@ -46,7 +50,12 @@ class CheckContext:
 
     @property
     def estimator(self):
+        """The fitted estimator (for predictions and refits; numbers come from ``results``)."""
         return self.fitted.estimator
+
+    @property
+    def results(self) -> FitResults:
+        return self.fitted.results
 
     @property
     def indicator_names(self) -> list[str]:
@@ -55,11 +64,12 @@ class CheckContext:
     @cached_property
     def residuals(self) -> np.ndarray:
         """Observed minus expected judgement per respondent (never written anywhere)."""
-        return respondent_residuals(self.estimator, self.data)
+        data = self.data
+        return np.asarray(data.response, float) - self.estimator.predict_expected(data.indicators, data.controls)
 
     @cached_property
     def judgement_weights(self) -> pd.Series:
-        return self.estimator.judgement_weights_.reindex(self.indicator_names)
+        return self.results.judgement_weights.reindex(self.indicator_names)
 
     @cached_property
     def dimension_scores(self) -> pd.DataFrame:

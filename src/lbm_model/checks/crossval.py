@@ -2,10 +2,11 @@
 
 Whole municipalities are assigned to folds (seeded shuffle, then greedy balancing of
 respondents). Each fold is predicted by a model refitted on the others with the same
-standardisation and control coding. Reported out of sample, survey-weighted: for the
-ordinal model the log-loss against the training shares (skill = 1 - loss / null loss),
-accuracy of the most likely category and within-one accuracy; for the linear model R^2;
-for both the Spearman correlation of expected and observed judgements.
+standardisation and control coding. Reported out of sample, survey-weighted, with the same
+names for every family: ``r2`` (1 - SSE / SST of the expected judgement against the training
+mean; the verdict's measure), ``rmse`` (judgement points) and ``spearman``; families that give
+probabilities add ``log_loss``, ``log_loss_skill`` (1 - loss / loss of the training shares),
+``accuracy`` of the most likely category and ``within_one_accuracy``.
 
 Reference: Roberts, D. R. et al. (2017). Cross-validation strategies for data with
 temporal, spatial, hierarchical, or phylogenetic structure. Ecography 40, 913-929.
@@ -13,16 +14,38 @@ temporal, spatial, hierarchical, or phylogenetic structure. Ecography 40, 913-92
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from enum import StrEnum
+
 import numpy as np
 import pandas as pd
 from scipy import stats
 
 from lbm_model.checks.context import CheckContext
 from lbm_model.checks.evidence import EvidenceWriter
-from lbm_model.checks.predict import category_probabilities, clone_estimator, expected_response, is_ordinal, warm_start
-from lbm_model.checks.result import FAIL, PASS, WARN, CheckResult
+from lbm_model.checks.result import FAIL, PASS, WARN, Check, CheckResult
+from lbm_model.errors import ConfigError
 
 NAME = "blocked_cv"
+
+
+class Block(StrEnum):
+    gemeente_code = "gemeente_code"
+    wijk_code = "wijk_code"
+    buurt_code = "buurt_code"
+
+
+@dataclass
+class CrossValConfig:
+    """``checks.blocked_cv``: folds, the area that blocks them, the skill ratio that warns."""
+
+    folds: int = 5
+    block: Block = Block.gemeente_code
+    skill_ratio_warn: float = 0.5
+
+    def __post_init__(self) -> None:
+        if self.folds < 2:
+            raise ConfigError(f"checks.blocked_cv.folds={self.folds}; expected at least 2 folds.")
 
 
 def assign_folds(blocks: np.ndarray, n_folds: int, seed: int) -> np.ndarray:
@@ -38,37 +61,36 @@ def assign_folds(blocks: np.ndarray, n_folds: int, seed: int) -> np.ndarray:
 
 
 def _fit(ctx: CheckContext, rows: np.ndarray):
-    data = ctx.data
-    controls = data.controls.iloc[rows].reset_index(drop=True)
-    controls = controls.loc[:, controls.std(ddof=0) > 0]
-    est = clone_estimator(ctx.estimator, cov_type="nonrobust", progress=False)
-    warm_start(est, ctx.estimator, controls.columns)
-    return est.fit(data.indicators.iloc[rows].reset_index(drop=True), data.response[rows], controls=controls,
-                   sample_weight=data.weight[rows], groups=data.cluster[rows])
+    train = ctx.data.subset(rows)
+    return ctx.estimator.refit_clone(train.controls.columns).fit_data(train)
+
+
+def _probability_scores(est, X, C, y: np.ndarray, w: np.ndarray, train_y: np.ndarray, train_w: np.ndarray) -> dict:
+    """Log-loss (and its skill over the training shares) and accuracies, for families with probabilities."""
+    levels = est.results.extras.levels
+    prob = np.clip(est.predict_proba(X, C), 1e-15, 1.0)
+    cat = np.searchsorted(levels, y)
+    shares = np.bincount(np.searchsorted(levels, train_y), weights=train_w, minlength=len(levels)) / train_w.sum()
+    loss = -np.average(np.log(prob[np.arange(len(y)), cat]), weights=w)
+    null = -np.average(np.log(np.clip(shares[cat], 1e-15, 1)), weights=w)
+    mode = prob.argmax(axis=1)
+    return {"log_loss": float(loss), "null_log_loss": float(null), "log_loss_skill": float(1 - loss / null),
+            "accuracy": float(np.average(mode == cat, weights=w)),
+            "within_one_accuracy": float(np.average(np.abs(mode - cat) <= 1, weights=w))}
 
 
 def fold_scores(est, ctx: CheckContext, rows: np.ndarray, train: np.ndarray) -> dict[str, float]:
-    """Survey-weighted out-of-sample scores of ``est`` on ``rows``."""
+    """Survey-weighted out-of-sample scores of ``est`` on ``rows`` (same names for every family)."""
     data = ctx.data
     X, C = data.indicators.iloc[rows], data.controls.iloc[rows]
     y, w = data.response[rows].astype(float), data.weight[rows]
-    expected = expected_response(est, X, C)
-    out = {"n_respondents": float(len(rows)), "spearman": float(stats.spearmanr(expected, y).statistic)}
-    if is_ordinal(est):
-        prob = category_probabilities(est, X, C)
-        cat = np.searchsorted(est.levels_, y)
-        shares = np.bincount(np.searchsorted(est.levels_, data.response[train]), weights=data.weight[train],
-                             minlength=len(est.levels_)) / data.weight[train].sum()
-        loss = -np.average(np.log(prob[np.arange(len(y)), cat]), weights=w)
-        null = -np.average(np.log(np.clip(shares[cat], 1e-15, 1)), weights=w)
-        mode = prob.argmax(axis=1)
-        out.update({"log_loss": float(loss), "null_log_loss": float(null), "skill": float(1 - loss / null),
-                    "accuracy": float(np.average(mode == cat, weights=w)),
-                    "within_one_accuracy": float(np.average(np.abs(mode - cat) <= 1, weights=w))})
-    else:
-        mean_train = np.average(data.response[train], weights=data.weight[train])
-        sse, sst = np.sum(w * (y - expected) ** 2), np.sum(w * (y - mean_train) ** 2)
-        out.update({"r2": float(1 - sse / sst), "skill": float(1 - sse / sst)})
+    expected = est.predict_expected(X, C)
+    mean_train = np.average(data.response[train], weights=data.weight[train])
+    sse, sst = np.sum(w * (y - expected) ** 2), np.sum(w * (y - mean_train) ** 2)
+    out = {"n_respondents": float(len(rows)), "r2": float(1 - sse / sst), "rmse": float(np.sqrt(sse / w.sum())),
+           "spearman": float(stats.spearmanr(expected, y).statistic)}
+    if est.results.capabilities.probabilities:
+        out.update(_probability_scores(est, X, C, y, w, data.response[train], data.weight[train]))
     return out
 
 
@@ -94,13 +116,16 @@ def blocked_cv(ctx: CheckContext) -> CheckResult:
     oos = {c: float(np.average(table[c], weights=weights)) for c in table.columns if c not in ("fold", "n_blocks", "n_respondents")}
     ev = EvidenceWriter(ctx.export_dir, NAME)
     ev.table(table, "folds.csv")
-    ratio = oos["skill"] / in_sample["skill"] if in_sample["skill"] > 0 else float("nan")
-    verdict = FAIL if oos["skill"] <= 0 else WARN if not ratio >= cfg.skill_ratio_warn else PASS
+    ratio = oos["r2"] / in_sample["r2"] if in_sample["r2"] > 0 else float("nan")
+    verdict = FAIL if oos["r2"] <= 0 else WARN if not ratio >= cfg.skill_ratio_warn else PASS
     metrics = {**{f"oos.{k}": v for k, v in oos.items()}, **{f"in_sample.{k}": v for k, v in in_sample.items()
                                                              if k != "n_respondents"},
                "skill_ratio": ratio, "n_folds": n_folds, "n_blocks": n_blocks}
-    measure = "log-loss skill" if "log_loss" in oos else "R-squared"
-    summary = (f"{n_folds} folds blocked by {cfg.block}: out-of-sample {measure} {oos['skill']:.3f} "
-               f"(in sample {in_sample['skill']:.3f}), Spearman {oos['spearman']:.3f}"
-               + (f", accuracy {oos['accuracy']:.3f}" if "accuracy" in oos else "") + ".")
+    summary = (f"{n_folds} folds blocked by {cfg.block}: out-of-sample R-squared of the expected judgement "
+               f"{oos['r2']:.3f} (in sample {in_sample['r2']:.3f}), RMSE {oos['rmse']:.3f}, Spearman {oos['spearman']:.3f}"
+               + (f", log-loss skill {oos['log_loss_skill']:.3f}, accuracy {oos['accuracy']:.3f}"
+                  if "accuracy" in oos else "") + ".")
     return CheckResult(NAME, verdict, metrics, {"folds": rows, "block": cfg.block}, tuple(ev.files), summary)
+
+
+CHECK = Check(NAME, blocked_cv, "blocked_cv", CrossValConfig, needs=frozenset({"refit"}))

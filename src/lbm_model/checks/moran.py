@@ -17,7 +17,9 @@ Anselin, L. (1995). Local indicators of spatial association - LISA. Geographical
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 from scipy import sparse, stats
@@ -25,12 +27,46 @@ from scipy import sparse, stats
 LISA_LABELS = {0: "not significant", 1: "high-high", 2: "low-high", 3: "low-low", 4: "high-low"}
 
 
-def global_moran(values: np.ndarray, graph, permutations: int, seed: int) -> dict[str, float]:
-    """Moran's I of ``values`` under row-standardised ``graph`` with seeded permutation inference.
+@dataclass(frozen=True)
+class MoranResult:
+    """Global Moran's I as esda reports it: the statistic, its moments and p-values.
 
-    Returns n, I, EI, z_norm, p_norm (two-sided, normality), and with permutations
-    EI_sim, z_sim and p_sim (esda's folded pseudo p-value).
+    ``p_norm`` is two-sided under normality; ``EI_sim``, ``z_sim`` and ``p_sim`` (esda's
+    folded pseudo p-value) exist only with permutations.
     """
+
+    n: int
+    I: float  # noqa: E741 (the statistic's name)
+    EI: float
+    z_norm: float
+    p_norm: float
+    permutations: int
+    EI_sim: float | None = None
+    z_sim: float | None = None
+    p_sim: float | None = None
+
+    @property
+    def p(self) -> float:
+        """The p-value the verdicts use: the permutation one where there is one."""
+        return self.p_sim if self.p_sim is not None else self.p_norm
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True, eq=False)
+class LocalMoranResult:
+    """Local Moran's I per observation: statistic, quadrant (1..4), pseudo p-value, cluster and label."""
+
+    Is: np.ndarray
+    quadrant: np.ndarray
+    p_sim: np.ndarray
+    cluster: np.ndarray          # quadrant where p_sim < alpha, else 0
+    label: np.ndarray            # LISA_LABELS of cluster
+
+
+def global_moran(values: np.ndarray, graph, permutations: int, seed: int) -> MoranResult:
+    """Moran's I of ``values`` under row-standardised ``graph`` with seeded permutation inference."""
     import esda
 
     state = np.random.get_state()
@@ -39,14 +75,12 @@ def global_moran(values: np.ndarray, graph, permutations: int, seed: int) -> dic
         m = esda.Moran(np.asarray(values, float), graph, transformation="r", permutations=int(permutations))
     finally:
         np.random.set_state(state)
-    out = {"n": float(len(values)), "I": float(m.I), "EI": float(m.EI), "z_norm": float(m.z_norm),
-           "p_norm": float(m.p_norm), "permutations": float(permutations)}
-    if permutations:
-        out.update({"EI_sim": float(m.EI_sim), "z_sim": float(m.z_sim), "p_sim": float(m.p_sim)})
-    return out
+    simulated = {"EI_sim": float(m.EI_sim), "z_sim": float(m.z_sim), "p_sim": float(m.p_sim)} if permutations else {}
+    return MoranResult(n=len(values), I=float(m.I), EI=float(m.EI), z_norm=float(m.z_norm), p_norm=float(m.p_norm),
+                       permutations=int(permutations), **simulated)
 
 
-def local_moran(values: np.ndarray, graph, permutations: int, seed: int, alpha: float = 0.05) -> dict[str, np.ndarray]:
+def local_moran(values: np.ndarray, graph, permutations: int, seed: int, alpha: float = 0.05) -> LocalMoranResult:
     """Local Moran's I per observation: statistic, quadrant, pseudo p-value and cluster label.
 
     The label is the quadrant (high-high, low-high, low-low, high-low) where the pseudo
@@ -62,15 +96,28 @@ def local_moran(values: np.ndarray, graph, permutations: int, seed: int, alpha: 
     quadrant = np.asarray(lisa.q, dtype=int)
     p_sim = np.asarray(lisa.p_sim, dtype=float)
     cluster = np.where(p_sim < alpha, quadrant, 0)
-    return {"Is": np.asarray(lisa.Is, float), "quadrant": quadrant, "p_sim": p_sim, "cluster": cluster,
-            "label": np.array([LISA_LABELS[c] for c in cluster], dtype=object)}
+    return LocalMoranResult(Is=np.asarray(lisa.Is, float), quadrant=quadrant, p_sim=p_sim, cluster=cluster,
+                            label=np.array([LISA_LABELS[c] for c in cluster], dtype=object))
 
 
 def _sparse(w) -> sparse.csr_matrix:
     return sparse.csr_matrix(w.sparse if hasattr(w, "sparse") else w, dtype=float)
 
 
-def regression_residual_moran(y: np.ndarray, X: np.ndarray, w) -> dict[str, float]:
+@dataclass(frozen=True)
+class ResidualMoranResult:
+    """Moran's I of least-squares residuals with the Cliff-Ord moments (spdep's ``lm.morantest``)."""
+
+    n: int
+    k: int
+    I: float  # noqa: E741 (the statistic's name)
+    EI: float
+    VI: float
+    z: float
+    p_greater: float         # one-sided, alternative: positive autocorrelation
+
+
+def regression_residual_moran(y: np.ndarray, X: np.ndarray, w) -> ResidualMoranResult:
     """Moran's I of OLS residuals with the Cliff-Ord moments for regression residuals.
 
     Parameters
@@ -102,5 +149,5 @@ def regression_residual_moran(y: np.ndarray, X: np.ndarray, w) -> dict[str, floa
     ei = scale * tr_mw / (n - k)
     vi = scale**2 * (tr_mwmwt + tr_mwmw + tr_mw**2) / ((n - k) * (n - k + 2)) - ei**2
     z = (I - ei) / np.sqrt(vi)
-    return {"n": float(n), "k": float(k), "I": I, "EI": float(ei), "VI": float(vi), "z": float(z),
-            "p_greater": float(stats.norm.sf(z))}
+    return ResidualMoranResult(n=int(n), k=int(k), I=I, EI=float(ei), VI=float(vi), z=float(z),
+                               p_greater=float(stats.norm.sf(z)))

@@ -12,18 +12,45 @@ composition columns as controls to show how the weights move (the absorbed effec
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from enum import StrEnum
+
 import numpy as np
 import pandas as pd
 
 from lbm_model.checks import figures
 from lbm_model.checks.context import CheckContext
 from lbm_model.checks.evidence import EvidenceWriter
-from lbm_model.checks.predict import clone_estimator, warm_start
-from lbm_model.checks.result import PASS, WARN, CheckResult, grade, worst
+from lbm_model.checks.result import PASS, WARN, Check, CheckResult, grade, worst
 from lbm_model.classes import N_CLASSES, weighted_quantile
+from lbm_model.errors import ConfigError
 from lbm_model.features import fit_standardisations, standardised_indicators
 
 NAME = "proxy_audit"
+
+
+class Weighting(StrEnum):
+    cells = "cells"                # every cell-year counts once
+    households = "households"
+
+
+@dataclass
+class ProxyConfig:
+    """``checks.proxy``: thresholds of the proxy audit."""
+
+    r2_threshold: float = 0.3
+    weighting: Weighting = Weighting.cells
+    score_r2_warn: float = 0.5
+    score_r2_fail: float = 0.9
+    absorbed_share_warn: float = 0.25
+    quintiles: int = 5
+    absorbed_effect: bool = True
+
+    def __post_init__(self) -> None:
+        if self.quintiles < 2:
+            raise ConfigError(f"checks.proxy.quintiles={self.quintiles}; expected at least 2 groups.")
+        if not 0 < self.r2_threshold < 1:
+            raise ConfigError(f"checks.proxy.r2_threshold={self.r2_threshold}; expected a share between 0 and 1.")
 
 
 def weighted_gram(columns: list[np.ndarray], weight: np.ndarray, chunk: int = 200_000) -> np.ndarray:
@@ -113,14 +140,13 @@ def absorbed_effect(ctx: CheckContext) -> tuple[pd.DataFrame, dict[str, float]]:
     """Refit with the composition columns as controls; weight change per indicator (judgement points)."""
     from lbm_model.recalibrate import fit_model
 
-    estimator = clone_estimator(ctx.estimator, cov_type="nonrobust", progress=False)     # only the weights are compared
-    warm_start(estimator, ctx.estimator, [*ctx.data.controls.columns, *ctx.composition_names])
-    refit = fit_model(ctx.inputs, estimator, ctx.fitted.indicators, adjust=ctx.composition_names)
+    estimator = ctx.estimator.refit_clone([*ctx.data.controls.columns, *ctx.composition_names])  # only weights compared
+    refit = fit_model(ctx.inputs, estimator, ctx.fitted.indicators, adjust=ctx.composition_names).results
     before = ctx.judgement_weights
-    after = refit.estimator.judgement_weights_.reindex(before.index)
+    after = refit.judgement_weights.reindex(before.index)
     table = pd.DataFrame({"name": before.index, "weight": before.to_numpy(), "weight_with_composition": after.to_numpy()})
     table["change"] = table["weight_with_composition"] - table["weight"]
-    comp_coefs = refit.estimator.control_coefs_.reindex(ctx.composition_names) * refit.estimator.judgement_scale_
+    comp_coefs = refit.control_coefs.reindex(ctx.composition_names) * refit.judgement_scale
     metrics = {"absorbed_share": float(table["change"].abs().sum() / table["weight"].abs().sum()),
                "max_abs_weight_change": float(table["change"].abs().max()),
                "weight_correlation": float(np.corrcoef(table["weight"], table["weight_with_composition"])[0, 1])}
@@ -149,7 +175,10 @@ def proxy_audit(ctx: CheckContext) -> CheckResult:
                "max_indicator_r2": float(per_indicator["r2"].max()),
                **{f"score_r2.{k}": float(v) for k, v in score_r2.items()}}
     verdicts = [WARN if flagged else PASS, grade(max(score_r2.values()), cfg.score_r2_warn, cfg.score_r2_fail)]
-    if cfg.absorbed_effect:
+    refit_possible = ctx.results.capabilities.refit
+    if cfg.absorbed_effect and not refit_possible:
+        metrics["absorbed_effect_not_applicable"] = 1.0
+    if cfg.absorbed_effect and refit_possible:
         table, absorbed = absorbed_effect(ctx)
         ev.table(table, "absorbed_effect.csv")
         metrics.update(absorbed)
@@ -162,5 +191,10 @@ def proxy_audit(ctx: CheckContext) -> CheckResult:
                f"{cfg.r2_threshold:g}): {', '.join(flagged) or 'none'}; composition explains "
                f"{score_r2['score']:.2f} of the total score's variance"
                + (f"; controlling for it moves the weights by {metrics['absorbed_share']:.0%} (sum |change| / sum |weight|)"
-                  if cfg.absorbed_effect else "") + ".")
+                  if cfg.absorbed_effect and refit_possible else "")
+               + ("; absorbed effect not applicable (the family cannot refit cheaply)"
+                  if cfg.absorbed_effect and not refit_possible else "") + ".")
     return CheckResult(NAME, verdict, metrics, details, tuple(ev.files), summary)
+
+
+CHECK = Check(NAME, proxy_audit, "proxy", ProxyConfig)

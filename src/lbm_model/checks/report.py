@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from lbm_model.checks.result import FAIL, PASS, WARN, CheckResult, worst
+from lbm_model.checks.result import FAIL, NOT_APPLICABLE, PASS, WARN, CheckResult, worst
 
-STYLE = {PASS: "bold green", WARN: "bold yellow", FAIL: "bold red"}
+STYLE = {PASS: "bold green", WARN: "bold yellow", FAIL: "bold red", NOT_APPLICABLE: "dim"}
 
 
 def verdict_table(results: Sequence[CheckResult], title: str = "Methodology checks"):

@@ -1,21 +1,25 @@
-"""The one shape every check returns: numbers, a verdict, evidence files and a summary.
+"""The shapes of the checks: what a check declares (:class:`Check`) and what it returns (:class:`CheckResult`).
 
 Like esda's statistics, a check computes on call and hands back a small, read-only
-object with plain attributes. The runner only iterates over checks, collects these
-results into ``audit.json`` and logs them to MLflow.
+object with plain attributes. The audit (lbm_model/audit.py) only iterates over the
+registered checks, collects these results into ``audit.json`` and logs them to MLflow.
+A check whose needs the fitted family cannot meet (standard errors, cheap refits,
+probabilities) is recorded as ``not applicable``, never run into a NaN or a crash.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from enum import Enum
 from types import MappingProxyType
 from typing import Any
 
-PASS, WARN, FAIL = "pass", "warn", "fail"
-VERDICTS: tuple[str, ...] = (PASS, WARN, FAIL)
-VERDICT_CODE = {PASS: 0, WARN: 1, FAIL: 2}
+PASS, WARN, FAIL, NOT_APPLICABLE = "pass", "warn", "fail", "not applicable"
+VERDICTS: tuple[str, ...] = (NOT_APPLICABLE, PASS, WARN, FAIL)
+VERDICT_CODE = {NOT_APPLICABLE: -1, PASS: 0, WARN: 1, FAIL: 2}
+CAPABILITIES = ("standard_errors", "probabilities", "refit", "warm_start")
 
 
 def worst(verdicts: Iterable[str]) -> str:
@@ -55,6 +59,8 @@ def jsonable(value: Any) -> Any:
         return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [jsonable(v) for v in value]
+    if isinstance(value, Enum):
+        return jsonable(value.value)
     if isinstance(value, bool) or value is None or isinstance(value, str):
         return value
     if hasattr(value, "item") and not isinstance(value, (list, tuple)):  # numpy scalar
@@ -124,3 +130,34 @@ class CheckResult:
                 path = Path(export_dir) / rel
                 if path.is_file():
                     mlflow.log_artifact(str(path), artifact_path=f"audit/{Path(rel).parent.as_posix()}")
+
+
+@dataclass(frozen=True)
+class Check:
+    """A check as the registry knows it (checks/registry.py).
+
+    Attributes
+    ----------
+    name : the check's name in ``checks.run``, audit.json and MLflow.
+    run : the function ``CheckContext -> CheckResult``.
+    config_key : its configuration's key under ``checks.`` (two checks may share one).
+    config : the dataclass of that configuration (defaults, types, range checks).
+    needs : capabilities of the fitted family it cannot do without (``CAPABILITIES``).
+    """
+
+    name: str
+    run: Callable[[Any], CheckResult]
+    config_key: str
+    config: type
+    needs: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        unknown = set(self.needs) - set(CAPABILITIES)
+        if unknown:
+            raise ValueError(f"check {self.name}: unknown need(s) {sorted(unknown)}; expected from {CAPABILITIES}")
+
+    def not_applicable(self, missing: Iterable[str], family: str) -> CheckResult:
+        """The result recorded when the fitted family lacks what this check needs."""
+        missing = sorted(missing)
+        return CheckResult(self.name, NOT_APPLICABLE, {}, {"missing_capabilities": missing, "family": family},
+                           summary=f"not applicable: the {family} family has no {', '.join(m.replace('_', ' ') for m in missing)}.")

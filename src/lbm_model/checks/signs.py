@@ -7,22 +7,32 @@ the unexpected direction. Indicators with expected_sign 0 carry no expectation.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
 from lbm_model.checks.context import CheckContext
 from lbm_model.checks.evidence import EvidenceWriter
-from lbm_model.checks.result import FAIL, PASS, WARN, CheckResult
+from lbm_model.checks.result import FAIL, PASS, WARN, Check, CheckResult
 
 NAME = "sign_plausibility"
 
 
+@dataclass
+class SignsConfig:
+    """``checks.sign_plausibility``: when a wrong sign counts as significant, and how many are too many."""
+
+    z: float = 1.96
+    warn_significant: int = 1
+    fail_significant_share: float = 0.1
+
+
 def sign_table(ctx: CheckContext) -> pd.DataFrame:
     """Per indicator: expected sign, weight (judgement points), standard error, z and status."""
-    est = ctx.estimator
-    weights = est.weights_.reindex(ctx.indicator_names)
-    se = est.standard_errors_.reindex(ctx.indicator_names)
-    z = (weights / se).to_numpy(float)
+    results = ctx.results
+    weights = results.weights.reindex(ctx.indicator_names)
+    z = (weights / results.standard_errors.reindex(ctx.indicator_names)).to_numpy(float)
     expected = np.array([i.expected_sign for i in ctx.fitted.indicators])
     wrong = (expected != 0) & (np.sign(weights.to_numpy()) == -expected)
     significant = wrong & (np.abs(z) >= ctx.config.sign_plausibility.z)
@@ -30,7 +40,8 @@ def sign_table(ctx: CheckContext) -> pd.DataFrame:
                       np.where(significant, "significantly wrong", np.where(wrong, "wrong (not significant)", "as expected")))
     return pd.DataFrame({"name": ctx.indicator_names, "expected_sign": expected,
                          "weight": ctx.judgement_weights.to_numpy(float),
-                         "standard_error": (se * est.judgement_scale_).to_numpy(float), "z": z, "status": status})
+                         "standard_error": results.judgement_standard_errors.reindex(ctx.indicator_names).to_numpy(float),
+                         "z": z, "status": status})
 
 
 def sign_plausibility(ctx: CheckContext) -> CheckResult:
@@ -50,3 +61,6 @@ def sign_plausibility(ctx: CheckContext) -> CheckResult:
     summary = (f"{len(sig)} of {signed} signed indicators significantly against expected_sign"
                + (f" ({', '.join(sig)})" if sig else "") + f"; {len(wrong)} more wrong but not significant.")
     return CheckResult(NAME, verdict, metrics, details, tuple(ev.files), summary)
+
+
+CHECK = Check(NAME, sign_plausibility, "sign_plausibility", SignsConfig, needs=frozenset({"standard_errors"}))

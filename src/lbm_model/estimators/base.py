@@ -1,33 +1,48 @@
-"""The estimator contract shared by every family (scikit-learn style).
+"""The estimator contract shared by every family (scikit-learn's, for real).
 
-``__init__`` stores hyper-parameters only. ``fit(X, y, controls=, sample_weight=, groups=)``
-validates, estimates and returns ``self``. Fitted attributes (trailing underscore):
+A family subclasses :class:`LbmEstimator` (a ``sklearn.base.BaseEstimator``): ``__init__``
+stores hyper-parameters only, so ``get_params``, ``set_params`` and ``sklearn.base.clone``
+work; ``fit(X, y, controls=, sample_weight=, groups=)`` validates, estimates, sets
+``results_`` (a :class:`~lbm_model.estimators.results.FitResults`) and returns ``self``;
+``predict_expected`` gives the expected 1..5 judgement and refuses an unfitted model
+(``sklearn.exceptions.NotFittedError``). Everything downstream reads ``results_``.
 
-- ``weights_``: place weight per indicator on the estimator's native scale (pd.Series)
-- ``standard_errors_``: their standard errors (clustered by ``groups`` by default)
-- ``control_coefs_``: coefficients of the controls (estimation only, never scored)
-- ``judgement_scale_`` and ``scale_rule_``: the recorded rule mapping native weights to
-  judgement points on the 1..5 scale, the scale every frozen model scores on
-- ``fit_stats_``: dict of fit statistics; ``feature_names_in_``, ``n_features_in_``
+Class attributes a family sets: ``family`` (the stable name recorded in model.json),
+``runtime_params`` (parameters that do not change the estimates, such as progress output
+or start values: kept out of the hashed model content) and ``refit_params`` (overrides for
+cheap refits in bootstrap and cross-validation, e.g. no sandwich covariance).
 """
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 import pandas as pd
-from scipy import stats
+from sklearn.base import BaseEstimator, clone
+from sklearn.exceptions import NotFittedError
+from sklearn.utils.validation import check_is_fitted
+
+from lbm_model.estimators.results import FitResults
 
 COV_TYPES = ("cluster", "robust", "nonrobust")
 
-
-class NotFittedError(RuntimeError):
-    """Raised when a fitted attribute is used before ``fit``."""
+__all__ = ["COV_TYPES", "LbmEstimator", "NotFittedError", "cluster_codes", "weighted_rmse"]
 
 
-class LbmEstimator:
-    """Base class: input checks and the attributes derived from the fitted ones."""
+class LbmEstimator(BaseEstimator):
+    """Base class: input checks, predictions from ``results_``, clones for refits."""
 
-    family: str = "abstract"
+    family: ClassVar[str] = "abstract"
+    runtime_params: ClassVar[tuple[str, ...]] = ()
+    refit_params: ClassVar[dict[str, object]] = {}
+
+    # --- fitting ------------------------------------------------------------------------
+    def fit_data(self, data) -> "LbmEstimator":
+        """Fit on an :class:`~lbm_model.features.EstimationData` (families needing areas or
+        spatial weights override this and read ``data.areas`` / ``data.spatial_weights``)."""
+        return self.fit(data.indicators, data.response, controls=data.controls, sample_weight=data.weight,
+                        groups=data.cluster)
 
     def _check_fit_input(self, X: pd.DataFrame, y: np.ndarray, controls: pd.DataFrame | None,
                          sample_weight: np.ndarray | None, groups: np.ndarray | None) -> tuple:
@@ -43,39 +58,33 @@ class LbmEstimator:
             raise ValueError("estimation data contains NaN or infinite values")
         if (weight <= 0).any():
             raise ValueError("sample weights must be positive")
-        if getattr(self, "cov_type", "cluster") == "cluster" and groups is None:
-            raise ValueError("cov_type='cluster' needs groups (the buurt of each respondent)")
-        if getattr(self, "cov_type", "cluster") not in COV_TYPES:
+        cov_type = self.get_params().get("cov_type", "nonrobust")
+        if cov_type not in COV_TYPES:
             raise ValueError(f"cov_type must be one of {COV_TYPES}")
+        if cov_type == "cluster" and groups is None:
+            raise ValueError("cov_type='cluster' needs groups (the buurt of each respondent)")
         self.feature_names_in_ = np.asarray(X.columns, dtype=object)
         self.n_features_in_ = X.shape[1]
         return X.to_numpy(float), y, controls.reset_index(drop=True), weight, groups
 
-    def _require_fitted(self) -> None:
-        if not hasattr(self, "weights_"):
-            raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit first")
+    def model_params(self) -> dict:
+        """Hyper-parameters that determine the estimates (recorded in model.json, hashed)."""
+        return {k: v for k, v in self.get_params(deep=False).items() if k not in self.runtime_params}
 
+    # --- predictions from results_ -------------------------------------------------------
     @property
-    def judgement_weights_(self) -> pd.Series:
-        """Weights in judgement points per standard deviation of the indicator."""
-        self._require_fitted()
-        return self.weights_ * self.judgement_scale_
-
-    def conf_int(self, alpha: float = 0.05) -> pd.DataFrame:
-        """Wald intervals for the place weights on the native scale."""
-        self._require_fitted()
-        z = stats.norm.ppf(1 - alpha / 2)
-        return pd.DataFrame({"lower": self.weights_ - z * self.standard_errors_,
-                             "upper": self.weights_ + z * self.standard_errors_})
+    def results(self) -> FitResults:
+        """The fitted results (refuses an unfitted estimator with a clear error)."""
+        check_is_fitted(self, "results_", msg=f"this {type(self).__name__} is not fitted yet; call fit first")
+        return self.results_
 
     def place_index(self, X: pd.DataFrame) -> np.ndarray:
         """The place part of the linear predictor on the native scale (no controls)."""
-        self._require_fitted()
-        missing = [c for c in self.feature_names_in_ if c not in X.columns]
+        weights = self.results.weights
+        missing = [c for c in weights.index if c not in X.columns]
         if missing:
             raise ValueError(f"X lacks fitted indicator column(s): {', '.join(missing)}")
-        return X[list(self.feature_names_in_)].to_numpy(float) @ self.weights_.to_numpy()
-
+        return X[list(weights.index)].to_numpy(float) @ weights.to_numpy()
 
     def linear_index(self, X: pd.DataFrame, controls: pd.DataFrame | None = None) -> np.ndarray:
         """Place index plus controls on the native scale (no intercept or cut-points).
@@ -83,14 +92,35 @@ class LbmEstimator:
         Controls the model was fitted with but ``controls`` lacks count as zero.
         """
         eta = self.place_index(X)
-        if len(self.control_coefs_):
+        coefs = self.results.control_coefs
+        if len(coefs):
             frame = controls if controls is not None else pd.DataFrame(index=range(len(X)))
-            eta = eta + frame.reindex(columns=self.control_coefs_.index, fill_value=0.0).to_numpy(float) @ \
-                self.control_coefs_.to_numpy(float)
+            eta = eta + frame.reindex(columns=coefs.index, fill_value=0.0).to_numpy(float) @ coefs.to_numpy(float)
         return eta
+
+    def predict_expected(self, X: pd.DataFrame, controls: pd.DataFrame | None = None) -> np.ndarray:
+        """Expected judgement (1..5 scale) for every row."""
+        raise NotImplementedError
+
+    # --- refits ----------------------------------------------------------------------------
+    def refit_clone(self, control_columns=None) -> "LbmEstimator":
+        """An unfitted copy for cheap refits (``refit_params`` applied), warm-started from this
+        fit where the family can (``control_columns``: the refit's control columns)."""
+        est = clone(self).set_params(**self.refit_params)
+        if control_columns is not None and hasattr(self, "results_") and self.results_.capabilities.warm_start:
+            est.warm_start_from(self.results_, list(control_columns))
+        return est
+
+    def warm_start_from(self, results: FitResults, control_columns: list[str]) -> None:
+        """Start the next fit at ``results`` (families with warm starts override this)."""
 
 
 def cluster_codes(groups: np.ndarray) -> tuple[np.ndarray, int]:
     """Integer code per row and the number of clusters."""
     _, codes = np.unique(np.asarray(groups).astype(str), return_inverse=True)
     return codes, int(codes.max()) + 1
+
+
+def weighted_rmse(observed: np.ndarray, expected: np.ndarray, weight: np.ndarray) -> float:
+    """Survey-weighted root mean squared difference (judgement points)."""
+    return float(np.sqrt(np.average((np.asarray(observed, float) - expected) ** 2, weights=weight)))

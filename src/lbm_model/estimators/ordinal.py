@@ -20,7 +20,14 @@ from scipy import optimize
 from scipy.special import expit
 from statsmodels.stats.sandwich_covariance import S_crosssection
 
-from lbm_model.estimators.base import LbmEstimator, cluster_codes
+from lbm_model.estimators.base import LbmEstimator, cluster_codes, weighted_rmse
+from lbm_model.estimators.results import Capabilities, FitResults, FitStats, OrdinalExtras, WaldUncertainty
+
+CORRECTIONS = {
+    "cluster": "G/(G-1) on the cluster meat (as R's sandwich::vcovCL with cadjust=TRUE, type HC0)",
+    "robust": "N/(N-1) on the meat",
+    "nonrobust": "none (inverse observed information)",
+}
 
 
 def _logistic_terms(z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -39,24 +46,26 @@ class OrdinalLogit(LbmEstimator):
     """
 
     family = "ordinal_logit"
+    runtime_params = ("progress", "start_params")
+    refit_params = {"cov_type": "nonrobust", "progress": False}
 
     def __init__(self, cov_type: str = "cluster", max_iter: int = 200, tol: float = 1e-10, progress: bool = False,
                  start_params: np.ndarray | None = None) -> None:
-        self.start_params = start_params  # (weights, control coefs, cut-points); used when the sizes match
         self.cov_type = cov_type
         self.max_iter = max_iter
         self.tol = tol
         self.progress = progress
+        self.start_params = start_params  # (weights, control coefs, cut-points); used when the sizes match
 
     def fit(self, X: pd.DataFrame, y: np.ndarray, *, controls: pd.DataFrame | None = None,
             sample_weight: np.ndarray | None = None, groups: np.ndarray | None = None) -> "OrdinalLogit":
         Xa, y, controls, weight, groups = self._check_fit_input(X, y, controls, sample_weight, groups)
-        self.levels_ = np.unique(y)
-        if len(self.levels_) < 2:
+        levels = np.unique(y)
+        if len(levels) < 2:
             raise ValueError("the response has a single level; an ordinal model needs at least two")
-        category = np.searchsorted(self.levels_, y)
+        category = np.searchsorted(levels, y)
         design = np.column_stack([Xa, controls.to_numpy(float)])
-        theta0 = self._start(category, weight, design.shape[1])
+        theta0 = self._start(category, weight, design.shape[1], len(levels))
         if self.start_params is not None and len(self.start_params) == len(theta0):
             theta0 = np.asarray(self.start_params, float).copy()
         scale = weight.sum()
@@ -70,7 +79,8 @@ class OrdinalLogit(LbmEstimator):
         )
         theta = result.x
         covariance = self._covariance(theta, design, category, weight, groups)
-        self._store(theta, covariance, design, category, weight, groups, controls.columns, result)
+        self.results_ = self._results(theta, covariance, design, category, levels, weight, groups, controls.columns,
+                                      result)
         return self
 
     def _report(self, intermediate_result) -> None:
@@ -80,8 +90,8 @@ class OrdinalLogit(LbmEstimator):
               file=sys.stderr, flush=True)
 
     # --- likelihood pieces -------------------------------------------------------------
-    def _start(self, category: np.ndarray, weight: np.ndarray, k: int) -> np.ndarray:
-        shares = np.bincount(category, weights=weight, minlength=len(self.levels_)) / weight.sum()
+    def _start(self, category: np.ndarray, weight: np.ndarray, k: int, n_levels: int) -> np.ndarray:
+        shares = np.bincount(category, weights=weight, minlength=n_levels) / weight.sum()
         cumulative = np.clip(np.cumsum(shares)[:-1], 1e-6, 1 - 1e-6)
         return np.concatenate([np.zeros(k), np.log(cumulative / (1 - cumulative))])
 
@@ -151,57 +161,56 @@ class OrdinalLogit(LbmEstimator):
             meat = S_crosssection(score, codes) * n_clusters / (n_clusters - 1)
         return bread @ meat @ bread
 
-    def _store(self, theta, covariance, design, category, weight, groups, control_names, result) -> None:
+    def _results(self, theta, covariance, design, category, levels, weight, groups, control_names,
+                 result) -> FitResults:
         k_ind, k = self.n_features_in_, design.shape[1]
         se = np.sqrt(np.diag(covariance))
         names = list(self.feature_names_in_)
-        self.weights_ = pd.Series(theta[:k_ind], index=names)
-        self.standard_errors_ = pd.Series(se[:k_ind], index=names)
-        self.control_coefs_ = pd.Series(theta[k_ind:k], index=list(control_names))
-        self.cutpoints_ = theta[k:]
-        self.cutpoint_se_ = se[k:]
-        self.covariance_ = covariance
+        cutpoints = theta[k:]
         eta = design @ theta[:k]
-        steps = np.diff(self.levels_)
-        _, pdf, _ = _logistic_terms(self.cutpoints_[None, :] - eta[:, None])
-        self.judgement_scale_ = float(np.average(pdf @ steps, weights=weight))
-        self.scale_rule_ = "average_marginal_effect: survey-weighted mean of dE[Y]/d eta over training respondents"
+        _, pdf, _ = _logistic_terms(cutpoints[None, :] - eta[:, None])
+        judgement_scale = float(np.average(pdf @ np.diff(levels), weights=weight))
         loglike = self._loglike(theta, design, category, weight)
-        shares = np.bincount(category, weights=weight, minlength=len(self.levels_)) / weight.sum()
+        shares = np.bincount(category, weights=weight, minlength=len(levels)) / weight.sum()
         loglike_null = float(weight @ np.log(shares[category]))
-        self.fit_stats_ = {
-            "n_obs": float(len(category)),
-            "n_clusters": float(cluster_codes(groups)[1]) if groups is not None else float("nan"),
-            "loglike": loglike,
-            "loglike_null": loglike_null,
-            "pseudo_r2_mcfadden": 1.0 - loglike / loglike_null,
-            "aic": -2.0 * loglike + 2.0 * len(theta),
-            "converged": float(bool(result.success) or self._at_optimum(result)),
-            "iterations": float(result.nit),
-            "judgement_scale": self.judgement_scale_,
-        }
-        self.residuals_ = self.levels_[category] - self._expected_response(eta)  # observed minus expected
+        expected = _probabilities(cutpoints, eta) @ levels
+        stats = FitStats(
+            converged=bool(result.success) or self._at_optimum(result), n_obs=len(category),
+            n_clusters=cluster_codes(groups)[1] if groups is not None else None, n_params=len(theta),
+            rmse=weighted_rmse(levels[category], expected, weight), iterations=int(result.nit),
+            extra={"loglike": loglike, "loglike_null": loglike_null, "pseudo_r2_mcfadden": 1.0 - loglike / loglike_null,
+                   "aic": -2.0 * loglike + 2.0 * len(theta)})
+        return FitResults(
+            family=self.family, params=self.model_params(), weights=pd.Series(theta[:k_ind], index=names),
+            judgement_scale=judgement_scale,
+            scale_rule="average_marginal_effect: survey-weighted mean of dE[Y]/d eta over training respondents",
+            uncertainty=WaldUncertainty(pd.Series(se[:k_ind], index=names), covariance[:k_ind, :k_ind], self.cov_type,
+                                        CORRECTIONS[self.cov_type]),
+            fit_stats=stats, control_coefs=pd.Series(theta[k_ind:k], index=list(control_names)),
+            extras=OrdinalExtras(levels=levels, cutpoints=cutpoints, cutpoint_se=se[k:]),
+            capabilities=Capabilities(standard_errors=True, probabilities=True, refit=True, warm_start=True))
 
     def _at_optimum(self, result) -> bool:
         """trust-exact may stop with 'bad approximation' once the gradient is at rounding level: accept that."""
         return bool(np.max(np.abs(result.jac)) < 1e-6)
 
-    def _probabilities(self, eta: np.ndarray) -> np.ndarray:
-        """P(Y = level) for linear predictors ``eta`` (rows x levels)."""
-        cdf, _, _ = _logistic_terms(self.cutpoints_[None, :] - eta[:, None])
-        full = np.column_stack([np.zeros(len(eta)), cdf, np.ones(len(eta))])
-        return np.diff(full, axis=1)
-
-    def _expected_response(self, eta: np.ndarray) -> np.ndarray:
-        """E[Y] for linear predictors ``eta`` (judgement points)."""
-        return self._probabilities(eta) @ self.levels_
-
     def predict_proba(self, X: pd.DataFrame, controls: pd.DataFrame | None = None) -> np.ndarray:
         """P(Y = level) for every row and response level (rows x levels)."""
-        self._require_fitted()
-        return self._probabilities(self.linear_index(X, controls))
+        return _probabilities(self.results.extras.cutpoints, self.linear_index(X, controls))
 
     def predict_expected(self, X: pd.DataFrame, controls: pd.DataFrame | None = None) -> np.ndarray:
         """Expected judgement E[Y] (1..5 scale) for every row."""
-        self._require_fitted()
-        return self._expected_response(self.linear_index(X, controls))
+        return self.predict_proba(X, controls) @ self.results.extras.levels
+
+    def warm_start_from(self, results: FitResults, control_columns: list[str]) -> None:
+        """Start the next fit at ``results`` (replicates and folds converge in fewer steps)."""
+        coefs = results.control_coefs.reindex(list(control_columns), fill_value=0.0).to_numpy(float)
+        self.start_params = np.concatenate([results.weights.to_numpy(float), coefs,
+                                            np.asarray(results.extras.cutpoints, float)])
+
+
+def _probabilities(cutpoints: np.ndarray, eta: np.ndarray) -> np.ndarray:
+    """P(Y = level) for linear predictors ``eta`` (rows x levels)."""
+    cdf, _, _ = _logistic_terms(np.asarray(cutpoints)[None, :] - eta[:, None])
+    full = np.column_stack([np.zeros(len(eta)), cdf, np.ones(len(eta))])
+    return np.diff(full, axis=1)

@@ -1,0 +1,229 @@
+"""The typed configuration of ``lbm-experiment``: Hydra structured configs in a ConfigStore.
+
+One dataclass per config group (the YAML files in ``lbm_model/conf/`` only set values):
+
+========== ================================== ==============================================
+group      schema                             options (lbm_model/conf/<group>/)
+========== ================================== ==============================================
+data       :class:`DataConfig`                synthetic, files
+indicators :class:`IndicatorsConfig`          all
+model      :class:`ModelConfig` + one         ordinal_logit, ols (each extends its family's
+           estimator dataclass per family     ``<option>_schema`` from the ConfigStore)
+classes    :class:`~lbm_model.classes.ThresholdRule`  fixed_width_anchored
+checks     :class:`~lbm_model.checks.config.ChecksConfig` (each check module owns its section)
+export     :class:`ExportConfig`
+tracking   :class:`TrackingConfig`
+========== ================================== ==============================================
+
+Types and closed choices (Enums) are checked by OmegaConf while Hydra composes, so a typo in
+any override is refused before any data is read; ``OmegaConf.to_object`` then runs the range
+checks in each dataclass's ``__post_init__`` (:func:`typed_config`). Code below the entry
+point receives these plain objects, never the global config.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import II, MISSING, DictConfig, OmegaConf
+
+from lbm_model.checks.config import ChecksConfig
+from lbm_model.classes import ThresholdRule
+from lbm_model.errors import ConfigError
+
+CONF_DIR = Path(__file__).with_name("conf")
+VERSION_BASE = "1.3"
+
+
+class DataKind(StrEnum):
+    synthetic = "synthetic"
+    files = "files"
+
+
+class WorldScale(StrEnum):
+    small = "small"
+    nl = "nl"
+
+
+class CovType(StrEnum):
+    cluster = "cluster"          # by buurt
+    robust = "robust"
+    nonrobust = "nonrobust"
+
+
+@dataclass
+class DataConfig:
+    """``data``: the input files (data=files) or the synthetic Netherlands generated on first use."""
+
+    kind: DataKind = MISSING
+    cells: str = MISSING
+    survey: str = MISSING
+    catalog: str = MISSING
+    scale: WorldScale = WorldScale.small
+    seed: int = II("seed")
+    dir: str = "data/world-${data.scale}-seed${data.seed}"
+
+
+@dataclass
+class IndicatorsConfig:
+    """``indicators``: catalog indicators left out of the model (stigmatising ones always are)."""
+
+    exclude: list[str] = field(default_factory=list)
+
+
+@dataclass
+class EstimatorConfig:
+    """``model.estimator``: the family's class (``_target_``) and its hyper-parameters."""
+
+    _target_: str = MISSING
+
+
+@dataclass
+class LeastSquaresConfig(EstimatorConfig):
+    _target_: str = "lbm_model.estimators.LeastSquares"
+    cov_type: CovType = CovType.cluster
+
+
+@dataclass
+class OrdinalLogitConfig(EstimatorConfig):
+    _target_: str = "lbm_model.estimators.OrdinalLogit"
+    cov_type: CovType = CovType.cluster
+    max_iter: int = 200
+    tol: float = 1e-10
+    progress: bool = True          # one line per Newton iteration on stderr (display only, not hashed)
+
+    def __post_init__(self) -> None:
+        if self.max_iter < 1:
+            raise ConfigError(f"config: model.estimator.max_iter={self.max_iter} is not valid; expected a whole "
+                              "number >= 1.")
+        if not self.tol > 0:
+            raise ConfigError(f"config: model.estimator.tol={self.tol} is not valid; expected a positive number.")
+
+
+# conf/model/<option>.yaml -> the estimator dataclass its <option>_schema is built from
+MODEL_OPTIONS: dict[str, type[EstimatorConfig]] = {"ordinal_logit": OrdinalLogitConfig, "ols": LeastSquaresConfig}
+
+
+@dataclass
+class ModelConfig:
+    """``model``: a name for exports and runs, and the estimator to instantiate."""
+
+    name: str = MISSING
+    estimator: EstimatorConfig = MISSING
+
+
+@dataclass
+class ExportConfig:
+    """``export``: where the frozen model, audit.json and evidence go."""
+
+    dir: str = "exports/${model.name}"
+    model_version: str = "lbm-${model.name}-dev"
+
+    def __post_init__(self) -> None:
+        if not self.dir.strip():
+            raise ConfigError("config: export.dir='' is not valid; expected a directory path (override export.dir=...).")
+        if Path(self.dir).exists() and not Path(self.dir).is_dir():
+            raise ConfigError(f"config: export.dir={self.dir!r} is not valid; expected a directory path, not an "
+                              "existing file (override export.dir=...).")
+
+
+@dataclass
+class TrackingConfig:
+    """``tracking``: the MLflow store (local SQLite by default) and experiment."""
+
+    enabled: bool = True
+    uri: str = "sqlite:///mlruns.db"
+    artifact_dir: str = "mlartifacts"
+    experiment: str = "lbm-recalibration"
+
+
+@dataclass
+class LbmConfig:
+    """The whole ``lbm-experiment`` configuration."""
+
+    data: DataConfig = MISSING
+    indicators: IndicatorsConfig = field(default_factory=IndicatorsConfig)
+    model: ModelConfig = MISSING
+    classes: ThresholdRule = MISSING
+    checks: ChecksConfig = field(default_factory=ChecksConfig)
+    seed: int = 0
+    export: ExportConfig = field(default_factory=ExportConfig)
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
+
+
+def register_configs() -> None:
+    """Put the schemas into Hydra's ConfigStore (idempotent; done on import)."""
+    store = ConfigStore.instance()
+    store.store(name="lbm_schema", node=LbmConfig)
+    for option, estimator in MODEL_OPTIONS.items():
+        store.store(group="model", name=f"{option}_schema", node=ModelConfig(name=option, estimator=estimator()))
+
+
+register_configs()
+
+
+def typed_config(cfg: DictConfig) -> LbmConfig:
+    """Refuse unset values, then build the typed objects (running every range check)."""
+    missing = sorted(OmegaConf.missing_keys(cfg))
+    if missing:
+        raise ConfigError(f"config: no value for {', '.join(missing)}; set it on the command line, for example "
+                          f"{missing[0]}=PATH (see lbm_model/conf/ and docs/data-contract.md).")
+    refuse_unknown_keys(cfg)
+    try:
+        return OmegaConf.to_object(cfg)
+    except ValueError as exc:      # ThresholdRule's own checks
+        raise ConfigError(f"config: classes: {exc} (see lbm_model/conf/classes/).") from None
+
+
+def refuse_unknown_keys(node, where: str = "") -> None:
+    """Refuse keys a schema does not have (Hydra's ``+key=value`` can add them to a typed node)."""
+    if not isinstance(node, DictConfig):
+        return
+    schema = OmegaConf.get_type(node)
+    if dataclasses.is_dataclass(schema):
+        known = {f.name for f in dataclasses.fields(schema)}
+        unknown = sorted(str(k) for k in node.keys() if k not in known)
+        if unknown:
+            raise ConfigError(f"config: {', '.join(f'{where}{k}' for k in unknown)}: no such setting in "
+                              f"{schema.__name__}; expected one of {', '.join(sorted(known))}.")
+    for key in node.keys():
+        refuse_unknown_keys(node._get_node(key), f"{where}{key}.")
+
+
+def plain(cfg: DictConfig) -> dict:
+    """The resolved configuration as plain JSON-ready data (MLflow params, rerun record)."""
+    return OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
+
+
+def compose_config(overrides: list[str] | None = None) -> DictConfig:
+    """Compose the package configuration with ``overrides`` (Hydra's compose API, as lbm-experiment does)."""
+    from hydra import compose, initialize_config_dir
+
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base=VERSION_BASE):
+        return compose(config_name="config", overrides=list(overrides or []))
+
+
+def compose_checks(source: str | Path) -> DictConfig:
+    """The ``checks`` node of a package option (``default``, ``fast``) or of a YAML file.
+
+    A file is composed with Hydra in its own directory, so a defaults list in it
+    (``defaults: [default, _self_]``) refers to files beside it.
+    """
+    from hydra import compose, initialize_config_dir
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    path = Path(source)
+    try:
+        if path.suffix in (".yaml", ".yml") or len(path.parts) > 1:
+            if not path.is_file():
+                raise ConfigError(f"{path}: checks configuration not found.")
+            with initialize_config_dir(config_dir=str(path.parent.resolve()), version_base=VERSION_BASE):
+                return compose(config_name=path.stem)
+        return compose_config([f"checks={source}"]).checks
+    except (HydraException, OmegaConfBaseException) as exc:
+        raise ConfigError(f"checks configuration {source}: {' '.join(str(exc).split())}") from None

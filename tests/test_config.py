@@ -1,0 +1,97 @@
+"""Typed configuration: Hydra structured configs refuse typos and wrong types before any data is read."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import sys
+from contextlib import redirect_stderr, redirect_stdout
+
+import pytest
+
+import lbm_model.experiment as experiment
+from lbm_model.classes import ThresholdRule
+from lbm_model.config import CONF_DIR, LbmConfig, OrdinalLogitConfig, compose_config, typed_config
+from lbm_model.errors import ConfigError
+
+
+def run_main(argv: list[str], monkeypatch, tmp_path) -> tuple[int, str]:
+    """lbm-experiment in-process with ``argv``; the data loader is replaced by one that records its calls."""
+    calls = []
+    monkeypatch.setattr(experiment, "load_inputs", lambda *a, **k: calls.append(a) or pytest.fail("data was read"))
+    monkeypatch.setattr(experiment, "ensure_synthetic_world", lambda data: calls.append(data))
+    monkeypatch.setattr(sys, "argv", ["lbm-experiment", f"hydra.run.dir={tmp_path}/runs", *argv])
+    err = io.StringIO()
+    with redirect_stderr(err), redirect_stdout(io.StringIO()), pytest.raises(SystemExit) as exit_info:
+        experiment.main()
+    assert calls == [], "the inputs were touched before the configuration was refused"
+    return exit_info.value.code, err.getvalue()
+
+
+@pytest.mark.parametrize("override, message", [
+    ("checks.spatial.permutaions=5", r"Key 'permutaions' not in 'SpatialConfig'"),
+    ("checks.run=[residual_autocorrelation,moon_phase]", r"Invalid value 'moon_phase'"),
+    ("checks.proxy.weighting=people", r"Invalid value 'people', expected one of \[cells, households\]"),
+    ("checks.fail_on=[colinearity]", r"Invalid value 'colinearity'"),
+    ("checks.cluster_bootstrap.replicates=many", r"could not be converted to Integer"),
+    ("seed=abc", r"Value 'abc' of type 'str' could not be converted to Integer"),
+    ("tracking.enabled=flase", r"Value 'flase' is not a valid bool"),
+    ("model.estimator.cov_type=clustr", r"Invalid value 'clustr', expected one of \[cluster, robust, nonrobust\]"),
+    ("data.scale=huge", r"Invalid value 'huge', expected one of \[small, nl\]"),
+])
+def test_a_typo_in_an_override_is_refused_before_any_data_is_read(override, message, monkeypatch, tmp_path):
+    import re
+
+    code, err = run_main([override], monkeypatch, tmp_path)
+    assert code == 1 and re.search(message, " ".join(err.split())), err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("override, message", [
+    ("checks.cluster_bootstrap.replicates=1", r"checks\.cluster_bootstrap: replicates=1"),
+    ("checks.spatial.alpha=2", r"checks\.spatial\.alpha=2\.0; expected a probability between 0 and 1"),
+    ("model.estimator.max_iter=0", r"model\.estimator\.max_iter=0 is not valid; expected a whole number >= 1"),
+    ("classes.width=0.1", r"classes: threshold rule needs exactly one of width or width_sd"),
+    ("+model.estimator.maxiter=5", r"model\.estimator\.maxiter: no such setting in OrdinalLogitConfig"),
+    ("checks.stigma.themes_file=/nowhere/themes.yaml", r"checks\.stigma\.themes_file=/nowhere/themes\.yaml: file not found"),
+])
+def test_values_outside_their_range_exit_2_before_any_data_is_read(override, message, monkeypatch, tmp_path):
+    import re
+
+    code, err = run_main([override], monkeypatch, tmp_path)
+    assert code == 2 and re.search(message, " ".join(err.split())), err
+    assert "Traceback" not in err
+
+
+def test_the_package_configuration_composes_into_typed_objects():
+    cfg = typed_config(compose_config([]))
+    assert isinstance(cfg, LbmConfig) and isinstance(cfg.model.estimator, OrdinalLogitConfig)
+    assert isinstance(cfg.classes, ThresholdRule) and cfg.classes.base_year == 2020
+    assert cfg.checks.cluster_bootstrap.replicates == 99 and cfg.data.cells == "data/world-small-seed0/cells.parquet"
+    ols = typed_config(compose_config(["model=ols", "checks=fast"]))
+    assert ols.model.name == "ols" and ols.checks.cluster_bootstrap.replicates == 9
+    assert not hasattr(ols.model.estimator, "max_iter")
+    assert (CONF_DIR / "config.yaml").is_file() and CONF_DIR.parent.name == "lbm_model"
+
+
+def test_missing_values_are_named():
+    with pytest.raises(ConfigError, match=r"config: no value for data\.catalog, data\.cells, data\.survey"):
+        typed_config(compose_config(["data=files"]))
+
+
+def test_display_settings_do_not_reach_the_model_params():
+    from lbm_model.experiment import build_estimator
+
+    for progress in (True, False):
+        cfg = typed_config(compose_config([f"model.estimator.progress={str(progress).lower()}"]))
+        estimator = build_estimator(cfg.model)
+        assert estimator.progress is progress and type(estimator.cov_type) is str
+        assert estimator.model_params() == {"cov_type": "cluster", "max_iter": 200, "tol": 1e-10}
+
+
+def test_the_schema_and_the_yaml_defaults_agree():
+    """conf/checks/default.yaml documents the defaults; it must say what the dataclasses say."""
+    from lbm_model.checks.config import ChecksConfig, load_checks_config
+
+    assert load_checks_config("default") == ChecksConfig()
+    assert dataclasses.asdict(load_checks_config("default")) == dataclasses.asdict(ChecksConfig())
