@@ -182,6 +182,7 @@ def _kill_when(argv: list[str], marker: str, cwd: Path) -> None:
     assert proc.returncode == -signal.SIGKILL
 
 
+@pytest.mark.slow
 def test_sigkill_while_writing_leaves_the_previous_file(tmp_path):
     script = tmp_path / "slow.py"
     script.write_text(SLOW_WRITER)
@@ -195,6 +196,7 @@ def test_sigkill_while_writing_leaves_the_previous_file(tmp_path):
     assert target.read_bytes() == b"the next report\n" and temp_files_beside(target) == []
 
 
+@pytest.mark.slow
 def test_sigkill_during_freeze_keeps_the_previous_model(tmp_path):
     from bad_input_cases import make_model
 
@@ -229,6 +231,7 @@ def big_scoring_job(tmp_path_factory):
     return work, model_dir
 
 
+@pytest.mark.slow
 def test_sigkill_during_real_scoring_never_leaves_a_partial_output(big_scoring_job):
     """Kill `lbm score` at several moments; each output is the previous file or the complete new one."""
     work, model_dir = big_scoring_job
@@ -277,6 +280,7 @@ TRACKED_WRITER = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_concurrent_processes_on_a_fresh_sqlite_store_lose_no_runs(tmp_path):
     script = tmp_path / "writer.py"
     script.write_text(TRACKED_WRITER)

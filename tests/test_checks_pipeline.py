@@ -14,6 +14,8 @@ import yaml
 from conftest import BIN, run_lbm_experiment
 from lbm_model.frozen import read_frozen_model
 
+pytestmark = pytest.mark.slow  # lbm-experiment and lbm check as subprocesses
+
 QUICK = ("checks.run=[residual_autocorrelation,proxy_audit,collinearity,sign_plausibility]",
          "checks.spatial.lisa=false")  # LISA (numba compiles ~20 s per process) is covered in test_checks_spatial
 

@@ -34,6 +34,7 @@ def no_lisa(fast_checks_config):
     return dataclasses.replace(fast_checks_config, spatial=dataclasses.replace(fast_checks_config.spatial, lisa=False))
 
 
+@pytest.mark.slow
 def test_spatially_clustered_unexplained_variation_is_caught(tmp_path_factory, no_lisa):
     result = world_check(tmp_path_factory.mktemp("field"), no_lisa, residual_field_sd=0.3)
     assert result.verdict in ("warn", "fail"), result.summary
@@ -41,6 +42,7 @@ def test_spatially_clustered_unexplained_variation_is_caught(tmp_path_factory, n
     assert result.metrics["buurt.knn.p_sim"] < 0.05
 
 
+@pytest.mark.slow
 def test_without_unexplained_spatial_structure_it_passes(tmp_path_factory, no_lisa):
     result = world_check(tmp_path_factory.mktemp("nofield"), no_lisa, buurt_effect_sd=0.0, residual_field_sd=0.0)
     assert result.verdict == "pass", result.summary

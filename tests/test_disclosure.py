@@ -20,6 +20,8 @@ import pytest
 from conftest import BIN
 from demo_run import run_demo
 
+pytestmark = pytest.mark.slow  # runs the demo: lbm-experiment x2, lbm score, lbm verify as subprocesses
+
 MIN_HOUSEHOLDS = 10     # the primer's defaults (section 3, disclosure control)
 MIN_RESPONDENTS = 10
 AREA_KEYS = ("buurt_code", "wijk_code", "gemeente_code")

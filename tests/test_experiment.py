@@ -12,6 +12,8 @@ import pytest
 from conftest import BIN, run_lbm_experiment
 from lbm_model.frozen import read_frozen_model
 
+pytestmark = pytest.mark.slow  # lbm-experiment end to end as a subprocess
+
 
 run_experiment = run_lbm_experiment
 
@@ -19,7 +21,8 @@ run_experiment = run_lbm_experiment
 @pytest.fixture(scope="module")
 def ols_run(small_world, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("experiment")
-    result = run_experiment(tmp, small_world, "model=ols", f"export.dir={tmp}/export")
+    # the checks are tested in test_checks_*.py; one cheap check keeps the audit path in this run
+    result = run_experiment(tmp, small_world, "model=ols", f"export.dir={tmp}/export", "checks.run=[collinearity]")
     assert result.returncode == 0, result.stderr
     return tmp
 

@@ -23,6 +23,8 @@ from lbm_model.frozen import read_frozen_model
 from lbm_model.recalibrate import class_thresholds, fit_model, freeze, select_indicators
 from lbm_model.scoring import CompiledScorer
 
+pytestmark = pytest.mark.slow  # fits, audits and freezes on the small world
+
 
 class PointOnly(LbmEstimator):
     """Survey-weighted least squares point estimates, no uncertainty at all."""

@@ -21,6 +21,8 @@ from demo_run import experiment_argv, run_demo
 from lbm_model.frozen import canonical_json, read_frozen_model
 from lbm_model.inputs import file_sha256
 
+pytestmark = pytest.mark.slow  # runs the demo: two concurrent lbm-experiment processes
+
 
 @pytest.fixture(scope="module")
 def demo(small_world, tmp_path_factory):

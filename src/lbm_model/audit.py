@@ -34,13 +34,13 @@ from lbm_model.atomic import remove_stale_temp_files, staging_directory
 from lbm_model.catalog import Catalog, Indicator
 from lbm_model.checks.config import ChecksConfig, checks_config, load_checks_config
 from lbm_model.checks.context import CheckContext
-from lbm_model.checks.evidence import EVIDENCE_DIR, file_sha256
+from lbm_model.checks.evidence import EVIDENCE_DIR
 from lbm_model.checks.registry import CHECKS
 from lbm_model.checks.result import FAIL, CheckResult, jsonable, worst
 from lbm_model.checks.stigma import StigmaConfig, StigmatisationError, stigma_gate
 from lbm_model.errors import LbmError
 from lbm_model.frozen import MODEL_FILE, read_frozen_model
-from lbm_model.inputs import Inputs, capture_warnings, file_sha256 as input_sha256, load_inputs
+from lbm_model.inputs import Inputs, capture_warnings, file_sha256, load_inputs
 
 AUDIT_FILE = "audit.json"
 AUDIT_FORMAT = "lbm-audit"
@@ -231,7 +231,7 @@ def training_inputs(document: dict, overrides: dict[str, Path | None]) -> tuple[
     for key, path in paths.items():
         if not path or not Path(path).is_file():
             raise LbmError(f"{key} input {path or '(not recorded)'} not found; pass --{key} PATH.")
-        if input_sha256(path) != recorded[key]["sha256"]:
+        if file_sha256(path) != recorded[key]["sha256"]:
             raise LbmError(f"{path}: sha256 differs from the {key} file this model was fitted on "
                            f"({recorded[key]['name']}); checks on other data would not describe this model.")
     return capture_warnings(load_inputs, paths["cells"], paths["survey"], paths["catalog"])

@@ -7,19 +7,15 @@ saved without a software stamp, so the same data give the same bytes.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import pandas as pd
 
 from lbm_model.atomic import write_atomic, write_bytes_atomic
+from lbm_model.inputs import file_sha256
 
 EVIDENCE_DIR = "evidence"
 FORBIDDEN_COLUMNS = ("respondent_id", "response", "survey_weight")
-
-
-def file_sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 class EvidenceWriter:

@@ -83,7 +83,7 @@ class CheckResult:
     name : str
         The check's name (also its module name), e.g. ``residual_autocorrelation``.
     verdict : str
-        ``pass``, ``warn`` or ``fail`` against the thresholds in ``conf/checks/``.
+        ``pass``, ``warn`` or ``fail`` against the thresholds in ``checks.*`` (lbm_model/conf/checks/), or ``not applicable``.
     metrics : Mapping[str, float]
         Flat numbers logged to MLflow as ``check.<name>.<metric>``.
     details : Mapping[str, Any]

@@ -107,7 +107,7 @@ def stigma_gate(indicators: Sequence[Indicator], catalog: Catalog, config: Stigm
         listing = "; ".join(f"indicator '{v['indicator']}': {v['reason']}" for v in violations)
         summary = (f"stigmatisation gate failed for {len({v['indicator'] for v in violations})} model indicator(s): "
                    f"{listing}. Remove them from the model (indicators.exclude=[...]) or, only where a name match "
-                   "is wrong, add an allow-list entry with a written reason in conf/checks/ (checks.stigma.allow).")
+                   "is wrong, add an allow-list entry with a written reason (checks.stigma.allow in lbm_model/conf/checks/).")
         return CheckResult(NAME, FAIL, metrics, details, summary=summary)
     summary = (f"{len(indicators)} model indicators, none flagged or matching a stigmatising theme"
                + (f"; {len(allowed)} match(es) allowed with a recorded reason" if allowed else "")

@@ -1,6 +1,6 @@
 """Spatial weights between points (cell or buurt centres, EPSG:28992 metres) with libpysal.
 
-Two kinds, chosen in ``conf/checks``: k nearest neighbours and a binary distance band.
+Two kinds, chosen in ``checks.spatial.weights``: k nearest neighbours and a binary distance band.
 Both are row-standardised. Points without any neighbour inside a distance band
 (islands) are dropped from that analysis and counted, so Moran's I is never diluted by
 rows of zeros.
