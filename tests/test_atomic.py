@@ -272,9 +272,9 @@ TRACKED_WRITER = textwrap.dedent("""
     uri, artifacts, n = sys.argv[1], sys.argv[2], sys.argv[3]
     model = Path(f"model{n}.json")
     model.write_text("{}")
-    content = {"estimator": {"fit_stats": {f"stat{k}": float(k) for k in range(20)}, "judgement_scale": 1.0}}
+    fit_metrics = {f"stat{k}": float(k) for k in range(20)}
     with tracked_run(True, uri, artifacts, "lbm-concurrency", f"run-{n}") as run:
-        log_recalibration({"process": n, "params": {f"p{k}": k for k in range(40)}}, content,
+        log_recalibration({"process": n, "params": {f"p{k}": k for k in range(40)}}, fit_metrics,
                           pd.DataFrame({"weight": range(5)}), model, {"process": n})
     print(run.info.run_id)
 """)

@@ -54,6 +54,17 @@ def test_the_fast_option_and_a_file_with_a_defaults_list_load_with_the_same_sche
     assert by_name.proxy == load_checks_config().proxy        # everything else from default.yaml
 
 
+def test_a_user_file_can_build_on_the_package_options(tmp_path):
+    (tmp_path / "mine.yaml").write_text("defaults:\n  - fast\n  - _self_\nspatial:\n  permutations: 7\n")
+    cfg = load_checks_config(tmp_path / "mine.yaml")
+    assert cfg.spatial.permutations == 7 and cfg.cluster_bootstrap.replicates == 9     # the rest from fast.yaml
+    (tmp_path / "mine.yml").write_text("seed: 1\n")
+    with pytest.raises(ConfigError, match=r"mine\.yml: a checks configuration must be a \.yaml file"):
+        load_checks_config(tmp_path / "mine.yml")
+    with pytest.raises(ConfigError, match=r"nowhere\.yaml: checks configuration not found"):
+        load_checks_config(tmp_path / "nowhere.yaml")
+
+
 @pytest.mark.parametrize("raw, message", [
     ({"spatial": {"permutations": 99, "typo": 1}}, r"Key 'typo' not in 'SpatialConfig' \(at checks\.spatial\.typo\)"),
     ({"spatial": {"weights": ["queen"]}}, r"Invalid value 'queen', expected one of \[knn, distance_band\]"),

@@ -101,7 +101,7 @@ def staging_directory(target: str | Path, create: bool = True) -> Path:
             return path
 
 
-def _fsync_path(path: Path, directory: bool = False) -> None:
+def fsync_path(path: Path, directory: bool = False) -> None:
     fd = os.open(path, os.O_RDONLY | (os.O_DIRECTORY if directory else 0))
     try:
         os.fsync(fd)
@@ -133,12 +133,12 @@ def write_many_atomic(items: Iterable[tuple[str | Path, Writer]]) -> list[Path]:
             temp = _new_temp(target)
             temps.append((temp, target))
             write(temp)
-            _fsync_path(temp)
+            fsync_path(temp)
         for temp, target in temps:
             current = target
             os.replace(temp, target)
         for directory in sorted({target.parent for _, target in temps}):
-            _fsync_path(directory, directory=True)
+            fsync_path(directory, directory=True)
     except OSError as exc:
         raise LbmError(f"{current}: cannot write the output ({exc.strerror or exc}); "
                        "the previous file, if any, is unchanged.") from None
@@ -171,13 +171,13 @@ def write_directory_atomic(target_dir: str | Path, write: Writer) -> Path:
         write(temp)
         files = sorted(p for p in temp.rglob("*") if p.is_file())
         for path in files:
-            _fsync_path(path)
+            fsync_path(path)
         target_dir.mkdir(exist_ok=True)
         for path in files:
             destination = target_dir / path.relative_to(temp)
             destination.parent.mkdir(parents=True, exist_ok=True)
             os.replace(path, destination)
-        _fsync_path(target_dir, directory=True)
+        fsync_path(target_dir, directory=True)
     except OSError as exc:
         raise LbmError(f"{target_dir}: cannot write the output ({exc.strerror or exc}); files not yet moved "
                        "into place are unchanged.") from None

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lbm_model.atomic import remove_stale_temp_files, staging_directory
+from lbm_model.atomic import remove_stale_temp_files, staging_directory, write_bytes_atomic
 from lbm_model.catalog import Catalog, Indicator
 from lbm_model.checks.config import ChecksConfig, checks_config, load_checks_config
 from lbm_model.checks.context import CheckContext
@@ -79,24 +79,24 @@ class Audit:
         """What the frozen model records about its audit."""
         return {"file": AUDIT_FILE, "sha256": self.sha256, "verdict": self.verdict}
 
-    def commit(self, export_dir: str | Path) -> Path:
-        """Move the staged evidence/ and audit.json into ``export_dir`` (replacing the previous ones)."""
+    def commit(self, export_dir: str | Path) -> Path | None:
+        """Move the staged evidence/ and audit.json into ``export_dir``; returns where the previous
+        evidence was moved (hidden, beside it), for :meth:`discard` once model.json is in place."""
         export_dir = Path(export_dir)
-        staged_evidence, old = self.staging / EVIDENCE_DIR, None
+        staged_evidence, previous = self.staging / EVIDENCE_DIR, None
         if (export_dir / EVIDENCE_DIR).exists():
-            old = staging_directory(export_dir / EVIDENCE_DIR, create=False)
-            os.replace(export_dir / EVIDENCE_DIR, old)
+            previous = staging_directory(export_dir / EVIDENCE_DIR, create=False)
+            os.replace(export_dir / EVIDENCE_DIR, previous)
         if staged_evidence.exists():
             os.replace(staged_evidence, export_dir / EVIDENCE_DIR)
         os.replace(self.staging / AUDIT_FILE, export_dir / AUDIT_FILE)
-        for leftover in (old, self.staging):
+        return previous
+
+    def discard(self, previous: Path | None = None) -> None:
+        """Remove the staging directory (and the previous evidence, after a commit)."""
+        for leftover in (previous, self.staging):
             if leftover is not None:
                 shutil.rmtree(leftover, ignore_errors=True)
-        return export_dir / AUDIT_FILE
-
-    def discard(self) -> None:
-        """Remove the staged files (a run that failed after the audit)."""
-        shutil.rmtree(self.staging, ignore_errors=True)
 
 
 def enforce_fail_on(audit: Audit, config: ChecksConfig) -> None:
@@ -117,7 +117,8 @@ def _run_one(name: str, ctx: CheckContext) -> CheckResult:
         return check.not_applicable(missing, ctx.results.family)
     try:
         return check.run(ctx)
-    except (ValueError, ArithmeticError, KeyError, np.linalg.LinAlgError) as exc:
+    except (LbmError, ValueError, ArithmeticError, KeyError, np.linalg.LinAlgError) as exc:   # e.g. a refit that
+        # does not converge: recorded with its reason, the other checks still run
         return CheckResult(name, FAIL, {}, {"error": f"{type(exc).__name__}: {exc}"},
                            summary=f"the check could not run on these data ({type(exc).__name__}: {exc}).")
 
@@ -156,7 +157,7 @@ def run_audit(inputs: Inputs, fitted, thresholds: np.ndarray, base_year: int, co
             seconds[str(name)] = time.perf_counter() - started
         data = (json.dumps(audit_document(results, ctx, model_version), sort_keys=True, indent=2, ensure_ascii=False,
                            allow_nan=False) + "\n").encode("utf-8")
-        (staging / AUDIT_FILE).write_bytes(data)
+        write_bytes_atomic(staging / AUDIT_FILE, data)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -213,15 +214,22 @@ def locate_model(target: str, tracking_uri: str) -> Path:
     return local / "model"
 
 
-def recorded_config(model_dir: Path, override: Path | str | None) -> ChecksConfig:
-    """The checks configuration: an explicit option or file, else the one in the model's audit.json,
-    else the package default; every one validated with the same schema."""
+def recorded_config(model_dir: Path, content: dict, override: Path | str | None) -> ChecksConfig:
+    """The checks configuration: an explicit option or file, else the one in the model's own audit.json
+    (the file whose sha256 the model records), else the package default; all with the same schema."""
     if override is not None:
         return load_checks_config(override)
-    audit = model_dir / AUDIT_FILE
-    if audit.is_file():
-        return checks_config(json.loads(audit.read_text(encoding="utf-8"))["config"])
-    return load_checks_config()
+    audit, recorded = model_dir / AUDIT_FILE, content.get("audit", {}).get("sha256")
+    if not audit.is_file():
+        return load_checks_config()
+    if recorded is not None and file_sha256(audit) != recorded:
+        raise LbmError(f"{audit}: not the audit this model records (sha256 {recorded[:12]}...); its configuration "
+                       "would not describe this model. Pass --checks-config (an option such as default, or a file).")
+    document = json.loads(audit.read_text(encoding="utf-8"))
+    if document.get("format_version") != AUDIT_FORMAT_VERSION:
+        raise LbmError(f"{audit}: audit format {document.get('format_version')} records its configuration in an "
+                       "older shape; pass --checks-config (an option such as default, or a file).")
+    return checks_config(document["config"])
 
 
 def training_inputs(document: dict, overrides: dict[str, Path | None]) -> tuple[Inputs, list[str]]:
@@ -259,20 +267,24 @@ def recheck(target: str, *, out: Path | None = None, inputs: dict[str, Path | No
         out = Path.cwd() / f"recheck-{target[:12]}"
     document = read_frozen_model(model_dir / MODEL_FILE)
     content = document["content"]
-    config = recorded_config(model_dir, config_path)
+    estimator = recorded_estimator(content)
+    config = recorded_config(model_dir, content, config_path)
+    out = Path(out) if out is not None else model_dir / "recheck"
+    if out.resolve() == model_dir.resolve():
+        raise LbmError(f"--out {out}: is the model's own directory; a recheck must not replace the audit the model "
+                       "records. Choose another directory.")
     loaded, notes = training_inputs(document, inputs or {})
     try:
         indicators = tuple(loaded.catalog.by_name(e["name"]) for e in content["indicators"])
     except KeyError as exc:
         raise LbmError(f"model indicator {exc} is not in the catalog it was fitted with.") from None
-    out = Path(out) if out is not None else model_dir / "recheck"
     recorded = content.get("audit", {}).get("sha256")
     gate_result = stigma_gate(indicators, loaded.catalog, config.stigma)
     if gate_result.verdict == FAIL:
         return Recheck((gate_result,), out, None, recorded, tuple(notes))
-    fitted = fit_model(loaded, recorded_estimator(content), indicators)
+    fitted = fit_model(loaded, estimator, indicators)
     classes = content["classes"]
     audit = run_audit(loaded, fitted, np.asarray(classes["thresholds"], float), int(classes["rule"]["base_year"]),
                       config, out, gate_result, model_version=content.get("model_version"))
-    audit.commit(out)
+    audit.discard(audit.commit(out))
     return Recheck(audit.results, out, audit.sha256, recorded, tuple(notes))

@@ -1,4 +1,4 @@
-"""The ``lbm`` command: world, score, verify, check.
+"""The ``lbm`` command: world, score, verify, check, keygen, release.
 
 Training-stack imports happen inside the commands that need them, so ``lbm score`` runs
 without statsmodels, scikit-learn, pymc, mlflow or hydra. User errors (LbmError) are
@@ -7,6 +7,7 @@ printed as one paragraph with exit code 2; tracebacks are for bugs.
 
 from __future__ import annotations
 
+import re
 import sys
 import warnings
 from pathlib import Path
@@ -65,8 +66,10 @@ def score(
     year: Annotated[Optional[list[int]], typer.Option(help="Score only this year (repeatable). Default: all years.")] = None,
     aggregate: Annotated[str, typer.Option(help="Comma-separated area levels to aggregate: buurt,wijk,gemeente.")] = "",
     min_households: Annotated[int, typer.Option(help="Suppress area figures below this many households.")] = 10,
+    expect_sha256: Annotated[Optional[str], typer.Option(
+        "--expect-sha256", help="Refuse (exit 2, nothing written) unless the model's content_sha256 is this hash.")] = None,
 ) -> None:
-    """Score every cell with a frozen model; optional household-weighted area aggregates."""
+    """Score every cell with a frozen model (a model directory or a release bundle); optional area aggregates."""
     from lbm_model.atomic import write_tables_atomic
     from lbm_model.contract import read_table
     from lbm_model.dimensions import AREA_LEVELS
@@ -79,7 +82,11 @@ def score(
             raise LbmError(f"--aggregate: unknown level(s) {', '.join(unknown)}; expected from {', '.join(AREA_LEVELS)}.")
         if out.suffix.lower() not in (".parquet", ".csv"):
             raise LbmError(f"{out}: unsupported output type '{out.suffix}'; expected .parquet or .csv.")
+        expected = _expected_sha256(expect_sha256) if expect_sha256 is not None else None
         scorer = CompiledScorer.load(model)
+        if expected is not None and scorer.content_sha256 != expected:
+            raise LbmError(f"{model}: the model's content_sha256 is {scorer.content_sha256} but --expect-sha256 is "
+                           f"{expected}; refusing to score with a model other than the pinned one. Nothing was written.")
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             scored = score_cells(scorer, read_table(cells), str(cells), years=year)
@@ -101,18 +108,91 @@ def score(
                       f"({int(frame['suppressed'].sum())} suppressed below {min_households} households)")
 
 
+def _expected_sha256(value: str) -> str:
+    """--expect-sha256 as 64 lower-case hex digits."""
+    text = value.strip().lower()
+    if not re.fullmatch(r"[0-9a-f]{64}", text):
+        raise LbmError(f"--expect-sha256 {value!r}: expected 64 hexadecimal characters (a model's content_sha256, "
+                       "as lbm verify prints it).")
+    return text
+
+
 @app.command()
-def verify(model: Annotated[Path, typer.Argument(help="Frozen model directory or model.json.")]) -> None:
-    """Verify a frozen model's hashes and structure; print its identity."""
+def verify(
+    model: Annotated[Path, typer.Argument(help="Frozen model directory or model.json, or a release bundle directory.")],
+    public_key: Annotated[Optional[Path], typer.Option(
+        "--public-key", help="The releaser's public key (lbm-release.pub); required for a release bundle.")] = None,
+) -> None:
+    """Verify a frozen model's hashes and structure, or a release bundle's checksums and signature."""
     from lbm_model.frozen import read_frozen_model
+    from lbm_model.release import BUNDLE_MARKERS, SUMS_FILE, is_bundle, verify_bundle
 
     try:
+        if is_bundle(model):
+            if public_key is None:
+                raise LbmError(f"{model}: is a release bundle (it has {', '.join(m for m in BUNDLE_MARKERS if (model / m).exists())}); "
+                               f"pass --public-key PUB (the releaser's lbm-release.pub) to check its checksums and "
+                               f"signature. To check only the model's own hashes: lbm verify {model / 'model.json'}.")
+            checked = verify_bundle(model, public_key)
+            console.print(f"[bold green]verified release[/] {escape(str(model))}: signature by key "
+                          f"{checked.key_fingerprint[:16]}, {checked.n_files} files match {SUMS_FILE}; "
+                          f"{escape(checked.model_version)}, content sha256 {checked.content_sha256}", soft_wrap=True)
+            return
+        if public_key is not None:
+            raise LbmError(f"{model}: not a release bundle (no {SUMS_FILE}); --public-key applies to release "
+                           "bundles only. Without it, lbm verify checks a plain model's hashes.")
         document = read_frozen_model(model)
     except LbmError as exc:
         _fail(exc)
     content = document["content"]
     console.print(f"[bold green]verified[/] {escape(str(model))}: {escape(str(content['model_version']))}, "
                   f"{len(content['indicators'])} indicators, content sha256 {document['content_sha256']}")
+
+
+@app.command()
+def keygen(
+    out: Annotated[Path, typer.Option(help="Directory for lbm-release.key (private, mode 0600) and lbm-release.pub.")],
+) -> None:
+    """Create an Ed25519 key pair for signing release bundles; never overwrites an existing key.
+
+    The private key is an unencrypted PEM (PKCS8) file: keep it off shared disks. Give
+    lbm-release.pub to whoever verifies bundles.
+    """
+    from lbm_model.release import generate_keys
+
+    try:
+        private_path, public_path, fingerprint = generate_keys(out)
+    except LbmError as exc:
+        _fail(exc)
+    console.print(f"[bold green]keys[/] private {escape(str(private_path))} (mode 0600), public "
+                  f"{escape(str(public_path))}; fingerprint sha256 {fingerprint}", soft_wrap=True)
+
+
+@app.command()
+def release(
+    model: Annotated[Path, typer.Option(
+        help="Frozen model directory (model.json, with audit.json and evidence/ when present). Releasing by "
+             "MLflow registry alias (--alias champion) is not available yet: there is no model registry.")],
+    key: Annotated[Path, typer.Option(help="Private signing key (lbm-release.key from lbm keygen).")],
+    out: Annotated[Path, typer.Option(help="New (or empty) directory for the release bundle.")],
+) -> None:
+    """Write a signed release bundle: model.json, audit, evidence, MODEL_CARD.md, release.json, SHA256SUMS(.sig).
+
+    The model is verified first; the bundle is built beside --out and moved into place when
+    complete, so a failure leaves nothing at --out. Only --model MODEL_DIR is supported for now
+    (no --alias: the MLflow model registry does not exist yet).
+    """
+    from lbm_model.release import build_release
+
+    try:
+        made = build_release(model, key, out)
+    except LbmError as exc:
+        _fail(exc)
+    for note in made.notes:
+        console.print(f"[yellow]warning[/] {escape(note)}", highlight=False, soft_wrap=True)
+    console.print(f"[bold green]released[/] {escape(made.model_version)} -> {escape(str(made.directory))}: "
+                  f"{len(made.files)} files, content sha256 {made.content_sha256}, signed by key {made.key_fingerprint[:16]}",
+                  soft_wrap=True)
 
 
 @app.command()

@@ -210,8 +210,9 @@ def compose_config(overrides: list[str] | None = None) -> DictConfig:
 def compose_checks(source: str | Path) -> DictConfig:
     """The ``checks`` node of a package option (``default``, ``fast``) or of a YAML file.
 
-    A file is composed with Hydra in its own directory, so a defaults list in it
-    (``defaults: [default, _self_]``) refers to files beside it.
+    A file is composed with Hydra in its own directory, with the package's checks options on
+    the search path, so a defaults list in it (``defaults: [default, _self_]``) refers to files
+    beside it or to the package's options.
     """
     from hydra import compose, initialize_config_dir
     from hydra.errors import HydraException
@@ -220,10 +221,13 @@ def compose_checks(source: str | Path) -> DictConfig:
     path = Path(source)
     try:
         if path.suffix in (".yaml", ".yml") or len(path.parts) > 1:
+            if path.suffix != ".yaml":
+                raise ConfigError(f"{path}: a checks configuration must be a .yaml file (Hydra reads .yaml only).")
             if not path.is_file():
                 raise ConfigError(f"{path}: checks configuration not found.")
+            package_options = f"hydra.searchpath=[file://{CONF_DIR / 'checks'}]"    # so `defaults: [default]` works
             with initialize_config_dir(config_dir=str(path.parent.resolve()), version_base=VERSION_BASE):
-                return compose(config_name=path.stem)
+                return compose(config_name=path.stem, overrides=[package_options])
         return compose_config([f"checks={source}"]).checks
     except (HydraException, OmegaConfBaseException) as exc:
         raise ConfigError(f"checks configuration {source}: {' '.join(str(exc).split())}") from None

@@ -21,6 +21,10 @@ class FrozenModelError(LbmError):
     """A frozen model file that is missing, malformed or fails verification."""
 
 
+class ReleaseError(LbmError):
+    """A signing key or release bundle that is missing, malformed or fails verification."""
+
+
 class ContractWarning(UserWarning):
     """Input that is accepted but deserves the user's attention."""
 

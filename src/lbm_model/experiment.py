@@ -101,7 +101,8 @@ def run_experiment(cfg: LbmConfig, resolved: dict | None = None) -> Path:
         finally:
             audit.discard()
         if run:
-            log_recalibration(resolved, content, weights_table(content), model_path,
+            fit_metrics = {**fitted.results.fit_stats.metrics(), "judgement_scale": fitted.results.judgement_scale}
+            log_recalibration(resolved, fit_metrics, weights_table(content), model_path,
                               {"input_fingerprint": inputs.fingerprint, "model_version": cfg.export.model_version,
                                "estimator": content["estimator"]["family"]})
             log_rerun_record(rerun_record(resolved, inputs.paths, inputs.sha256, content["code_version"],

@@ -61,10 +61,18 @@ def document_bytes(document: dict) -> bytes:
     return (json.dumps(document, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False) + "\n").encode("utf-8")
 
 
+def frozen_bytes(content: dict, provenance: dict) -> bytes:
+    """Validate ``content`` and return the bytes of its sealed document (nothing is written)."""
+    validate_content(content, "content to freeze")
+    try:
+        return document_bytes(seal(content, provenance))
+    except ValueError as exc:       # a NaN or infinity anywhere (fit statistics included)
+        raise FrozenModelError(f"content to freeze: invalid frozen model: {exc}; nothing was written.") from None
+
+
 def write_frozen_model(directory: str | Path, content: dict, provenance: dict) -> Path:
     """Validate ``content``, seal it and write ``directory/model.json`` atomically."""
-    validate_content(content, "content to freeze")
-    return write_bytes_atomic(Path(directory) / MODEL_FILE, document_bytes(seal(content, provenance)))
+    return write_bytes_atomic(Path(directory) / MODEL_FILE, frozen_bytes(content, provenance))
 
 
 def read_frozen_model(path: str | Path) -> dict:

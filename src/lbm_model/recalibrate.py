@@ -20,7 +20,8 @@ from lbm_model.dimensions import DIMENSIONS
 from lbm_model.errors import ContractError, LbmError
 from lbm_model.estimators.base import LbmEstimator
 from lbm_model.estimators.results import FitResults
-from lbm_model.frozen import validate_content, write_frozen_model
+from lbm_model.atomic import write_bytes_atomic
+from lbm_model.frozen import MODEL_FILE, frozen_bytes
 from lbm_model.features import (EstimationData, estimation_data, fit_standardisations, standardised_indicators,
                                 training_ranges)
 from lbm_model.inputs import Inputs
@@ -160,16 +161,20 @@ def freeze(fitted: FittedModel, inputs: Inputs, rule: ThresholdRule, export_dir:
     """Build the frozen content and publish ``export_dir/model.json`` together with its audit.
 
     ``thresholds`` are the class thresholds (fixed here from the base year when not given);
-    ``audit`` is a staged audit (``audit.run_audit``): its audit.json and evidence are
-    committed into ``export_dir`` right before model.json, and the content records its sha256.
-    Nothing is written when the content is invalid.
+    ``audit`` is a staged audit (``audit.run_audit``): the content records its sha256, and its
+    audit.json and evidence are moved into ``export_dir`` right before model.json. The sealed
+    bytes are made first, so invalid content (a NaN anywhere) writes nothing; the previous
+    evidence is deleted only after model.json is in place.
     """
     if thresholds is None:
         thresholds = class_thresholds(fitted, inputs.cells, rule)
     content = frozen_content(fitted, inputs, rule, thresholds, model_version, seed)
     if audit is not None:
         content["audit"] = audit.reference()
-    validate_content(content, "content to freeze")
-    if audit is not None:
-        audit.commit(export_dir)
-    return write_frozen_model(export_dir, content, provenance), content
+    data = frozen_bytes(content, provenance)
+    if audit is None:
+        return write_bytes_atomic(Path(export_dir) / MODEL_FILE, data), content
+    previous = audit.commit(export_dir)
+    path = write_bytes_atomic(Path(export_dir) / MODEL_FILE, data)
+    audit.discard(previous)
+    return path, content

@@ -204,16 +204,14 @@ def rerun_record(config: dict, input_paths: dict[str, str], input_sha256: dict[s
     }
 
 
-def log_recalibration(config: dict, content: dict, weights_table: pd.DataFrame, model_path: Path,
+def log_recalibration(config: dict, fit_metrics: dict[str, float], weights_table: pd.DataFrame, model_path: Path,
                       tags: dict[str, str]) -> None:
-    """Log the resolved config, fit statistics, weights table and frozen model to the active run."""
+    """Log the resolved config, fit statistics (``FitStats.metrics()``), weights table and frozen model."""
     import mlflow
 
     params = _flatten("", config, {})
     with_retries(lambda: mlflow.log_params({k: str(v)[:6000] for k, v in params.items()}), "log params")
-    stats = {f"fit.{k}": float(v) for k, v in content["estimator"]["fit_stats"].items()
-             if isinstance(v, (int, float)) and v is not None}         # converged as 1.0 / 0.0; None: not applicable
-    stats["judgement_scale"] = float(content["estimator"]["judgement_scale"])
+    stats = {f"fit.{k}": v for k, v in fit_metrics.items()}
     with_retries(lambda: mlflow.log_metrics(stats), "log metrics")
     with_retries(lambda: mlflow.set_tags(tags), "set tags")
     mlflow.log_dict(config, "config/resolved_config.json")
