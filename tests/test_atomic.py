@@ -142,7 +142,7 @@ SLOW_WRITER = textwrap.dedent("""
     import lbm_model.atomic as atomic
 
     kind, target = sys.argv[1], Path(sys.argv[2])
-    real_fsync = atomic._fsync_path
+    real_fsync = atomic.fsync_path
 
     def stall_before_rename(path, directory=False):
         real_fsync(path, directory)
@@ -166,7 +166,7 @@ SLOW_WRITER = textwrap.dedent("""
         from lbm_model.frozen import write_frozen_model
         document = json.loads(Path(sys.argv[3]).read_text())
         document["content"]["model_version"] = "the new model"
-        atomic._fsync_path = stall_before_rename
+        atomic.fsync_path = stall_before_rename
         write_frozen_model(target.parent, document["content"], {"run": "killed"})
 """)
 
