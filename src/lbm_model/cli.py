@@ -73,7 +73,7 @@ def score(
     from lbm_model.atomic import write_tables_atomic
     from lbm_model.contract import read_table
     from lbm_model.dimensions import AREA_LEVELS
-    from lbm_model.scoring import CompiledScorer, aggregate_areas, score_cells
+    from lbm_model.scoring import CELL_OUTPUT_COLUMNS, CompiledScorer, aggregate_areas, score_cells
 
     levels = [lvl.strip() for lvl in aggregate.split(",") if lvl.strip()]
     try:
@@ -94,8 +94,7 @@ def score(
         area_frames = {lvl: aggregate_areas(scored, lvl, min_households) for lvl in levels}
     except LbmError as exc:
         _fail(exc)
-    cell_columns = ["cell_id", "year", "score", "fys", "won", "vrz", "soc", "onv", "class", "class_label"]
-    targets = {out: scored[cell_columns]} | {out.with_name(f"{out.stem}_{lvl}{out.suffix}"): frame
+    targets = {out: scored[list(CELL_OUTPUT_COLUMNS)]} | {out.with_name(f"{out.stem}_{lvl}{out.suffix}"): frame
                                             for lvl, frame in area_frames.items()}
     try:
         write_tables_atomic(targets)
@@ -230,6 +229,74 @@ def check(
                          f"differs from the frozen model's audit ({outcome.recorded_sha256 or 'none recorded'})"))
     if outcome.verdict == "fail":
         raise typer.Exit(code=1)
+
+
+def _tracking_uri(option: str | None) -> str:
+    """--tracking-uri, else MLFLOW_TRACKING_URI, else the project's local store."""
+    import os
+
+    return option or os.environ.get("MLFLOW_TRACKING_URI") or "sqlite:///mlruns.db"
+
+
+@app.command()
+def promote(
+    run_id: Annotated[str, typer.Argument(help="The MLflow run whose registered model version to promote.")],
+    alias: Annotated[str, typer.Option(help="Registry alias to move.")] = "champion",
+    name: Annotated[str, typer.Option(help="Registered model name.")] = "leefbaarometer",
+    tracking_uri: Annotated[Optional[str], typer.Option(help="MLflow store (else MLFLOW_TRACKING_URI, else sqlite:///mlruns.db).")] = None,
+    gate: Annotated[Optional[list[str]], typer.Option(help="Override a gate setting, e.g. --gate max_class_change_share=0.2 (repeatable).")] = None,
+    override: Annotated[Optional[str], typer.Option(help="Promote although gates fail; the reason, user and time are recorded.")] = None,
+) -> None:
+    """Move a registry alias to a run's model version when the run passes the promotion gates.
+
+    Exit code 0 when promoted, 1 when a gate refuses (each failed gate is named with its figure
+    and threshold), 2 on errors. The replaced version gets the alias 'previous'.
+    """
+    from hydra.errors import HydraException
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    from lbm_model.config import compose_config
+    from lbm_model.registry import promote as promote_run
+
+    try:
+        try:
+            config = OmegaConf.to_object(compose_config([f"promotion.{g}" for g in gate or []]).promotion)
+        except (HydraException, OmegaConfBaseException) as exc:   # a misspelt gate or a wrong type
+            raise LbmError(f"--gate {' '.join(gate or [])}: {' '.join(str(exc).split())}") from None
+        if override is not None and not override.strip():
+            raise LbmError("--override needs a written reason.")
+        outcome = promote_run(run_id, alias=alias, name=name, tracking_uri=_tracking_uri(tracking_uri), config=config,
+                              override=override)
+    except LbmError as exc:
+        _fail(exc)
+    for g in outcome.gates:
+        console.print(f"[{'green' if g.passed else 'bold red'}]gate[/] {escape(g.line())}", highlight=False, soft_wrap=True)
+    if not outcome.promoted:
+        console.print(f"[bold red]refused[/] {escape(name)} version {outcome.version} (run {escape(run_id)}) stays off "
+                      f"'{escape(alias)}': {len(outcome.failed)} gate(s) failed.", highlight=False, soft_wrap=True)
+        raise typer.Exit(code=1)
+    console.print(f"[bold green]promoted[/] {escape(name)} version {outcome.version} -> '{escape(alias)}'"
+                  + (f" (version {outcome.previous_version} -> 'previous')" if outcome.previous_version else "")
+                  + (" by override; the reason is recorded on the version" if outcome.failed else ""),
+                  highlight=False, soft_wrap=True)
+
+
+@app.command()
+def rollback(
+    alias: Annotated[str, typer.Option(help="Registry alias to restore.")] = "champion",
+    name: Annotated[str, typer.Option(help="Registered model name.")] = "leefbaarometer",
+    tracking_uri: Annotated[Optional[str], typer.Option(help="MLflow store (else MLFLOW_TRACKING_URI, else sqlite:///mlruns.db).")] = None,
+) -> None:
+    """Give the alias back to the version it had before the last promotion (swaps it with 'previous')."""
+    from lbm_model.registry import rollback as rollback_alias
+
+    try:
+        restored, replaced = rollback_alias(alias=alias, name=name, tracking_uri=_tracking_uri(tracking_uri))
+    except LbmError as exc:
+        _fail(exc)
+    console.print(f"[bold green]rolled back[/] {escape(name)} '{escape(alias)}' -> version {restored} "
+                  f"(version {replaced} is now 'previous')", highlight=False, soft_wrap=True)
 
 
 def main() -> None:

@@ -11,6 +11,7 @@ model      :class:`ModelConfig` + one         ordinal_logit, ols (each extends i
            estimator dataclass per family     ``<option>_schema`` from the ConfigStore)
 classes    :class:`~lbm_model.classes.ThresholdRule`  fixed_width_anchored
 checks     :class:`~lbm_model.checks.config.ChecksConfig` (each check module owns its section)
+promotion  :class:`~lbm_model.registry.PromotionConfig`  default (the gates of ``lbm promote``)
 export     :class:`ExportConfig`
 tracking   :class:`TrackingConfig`
 ========== ================================== ==============================================
@@ -34,6 +35,7 @@ from omegaconf import II, MISSING, DictConfig, OmegaConf
 from lbm_model.checks.config import ChecksConfig
 from lbm_model.classes import ThresholdRule
 from lbm_model.errors import ConfigError
+from lbm_model.registry import PromotionConfig
 
 CONF_DIR = Path(__file__).with_name("conf")
 VERSION_BASE = "1.3"
@@ -139,6 +141,7 @@ class TrackingConfig:
     uri: str = "sqlite:///mlruns.db"
     artifact_dir: str = "mlartifacts"
     experiment: str = "lbm-recalibration"
+    registered_model: str = "leefbaarometer"     # registry name of every run's MLflow Model; "" logs it unregistered
 
 
 @dataclass
@@ -153,6 +156,7 @@ class LbmConfig:
     seed: int = 0
     export: ExportConfig = field(default_factory=ExportConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
+    promotion: PromotionConfig = field(default_factory=PromotionConfig)
 
 
 def register_configs() -> None:

@@ -22,6 +22,7 @@ from lbm_model.frozen import read_frozen_model
 from lbm_model.transforms import transform_values
 
 DEFAULT_MIN_HOUSEHOLDS = 10
+CELL_OUTPUT_COLUMNS: tuple[str, ...] = ("cell_id", "year", "score", *DIMENSION_KEYS, "class", "class_label")
 
 
 @dataclass(frozen=True)
