@@ -87,3 +87,15 @@ def test_the_schema_and_the_yaml_defaults_agree():
 
     assert load_checks_config("default") == ChecksConfig()
     assert dataclasses.asdict(load_checks_config("default")) == dataclasses.asdict(ChecksConfig())
+
+
+def test_help_opens_with_what_the_command_does_and_examples(monkeypatch, tmp_path):
+    monkeypatch.setattr(sys, "argv", ["lbm-experiment", "--help"])
+    out = io.StringIO()
+    with redirect_stdout(out), redirect_stderr(io.StringIO()), pytest.raises(SystemExit) as exit_info:
+        experiment.main()
+    text = out.getvalue()
+    assert exit_info.value.code in (0, None)
+    assert text.startswith("lbm-experiment: re-estimate the Leefbaarometer's indicator weights.")
+    assert text.count("\n  lbm-experiment ") == 3 and "model: ols, ordinal_logit" in text
+    assert len(text.splitlines()) < 40

@@ -47,6 +47,14 @@ def test_experiment_logs_weights_config_and_fingerprint_to_mlflow(ols_run):
     assert {"fit.r2", "fit.n_obs", "fit.n_clusters"} <= metrics
     assert {"model.estimator._target_", "data.cells", "seed"} <= params
     assert tags["input_fingerprint"] == document["content"]["training_data"]["fingerprint_sha256"]
+    assert tags["mlflow.source.git.commit"] == document["content"]["code_version"]["git_commit"]
+    assert tags["mlflow.note.content"].startswith(f"**{document['content']['model_version']}**: least_squares on ")
+    import mlflow
+
+    mlflow.set_tracking_uri(f"sqlite:///{ols_run}/mlruns.db")
+    inputs = {d.dataset.name: d.dataset.digest for d in mlflow.get_run(run_id).inputs.dataset_inputs}
+    recorded = document["content"]["training_data"]["files"]
+    assert inputs == {key: recorded[key]["sha256"][:32] for key in ("cells", "survey", "catalog")}
     artifacts = list((ols_run / "mlartifacts").rglob("*"))
     names = {p.name for p in artifacts}
     assert {"model.json", "weights.csv", "resolved_config.json"} <= names

@@ -40,13 +40,13 @@ def store(small_world, tmp_path_factory):
     return tmp, runs
 
 
-def lbm(tmp, *argv: str) -> tuple[int, str]:
-    """`lbm ...` in-process against the test store; returns the exit code and stderr."""
+def lbm(tmp, *argv: str, tracked: bool = True) -> tuple[int, str]:
+    """`lbm ...` in-process (against the test store when ``tracked``); returns the exit code and stderr."""
     from lbm_model import cli
 
     err = io.StringIO()
     argv_before = sys.argv
-    sys.argv = ["lbm", *argv, "--tracking-uri", f"sqlite:///{tmp}/mlruns.db"]
+    sys.argv = ["lbm", *argv, *(["--tracking-uri", f"sqlite:///{tmp}/mlruns.db"] if tracked else [])]
     try:
         with redirect_stderr(err), redirect_stdout(io.StringIO()):
             try:
@@ -127,3 +127,24 @@ def test_promote_refuses_unknown_runs_and_bad_gate_settings(store):
     assert code == 2 and "no version of registered model 'leefbaarometer' was logged by it" in text
     code, text = lbm(tmp, "promote", "0123456789abcdef", "--gate", "max_class_change_shar=0.1")
     assert code == 2 and "max_class_change_shar" in text and "Traceback" not in text
+
+
+def test_the_champion_is_released_by_alias_and_the_bundle_verifies(store):
+    import json
+
+    tmp, runs = store
+    code, text = lbm(tmp, "promote", runs["A"], "--alias", "champion", "--override", "release test: A is the champion")
+    assert code == 0, text
+    keys, bundle = tmp / "keys", tmp / "release-champion"
+    assert lbm(tmp, "keygen", "--out", str(keys), tracked=False)[0] == 0
+    code, text = lbm(tmp, "release", "--alias", "champion", "--key", str(keys / "lbm-release.key"), "--out", str(bundle))
+    assert code == 0, text
+    code, text = lbm(tmp, "verify", str(bundle), "--public-key", str(keys / "lbm-release.pub"), tracked=False)
+    assert code == 0 and "verified release" in text, text
+    released = json.loads((bundle / "release.json").read_text())["content_sha256"]
+    assert released == read_frozen_model(tmp / "export-A")["content_sha256"]
+    assert (bundle / "audit.json").read_bytes() == (tmp / "export-A" / "audit.json").read_bytes()
+    assert sorted(p.relative_to(bundle) for p in (bundle / "evidence").rglob("*") if p.is_file()) == \
+        sorted(p.relative_to(tmp / "export-A") for p in (tmp / "export-A" / "evidence").rglob("*") if p.is_file())
+    code, text = lbm(tmp, "release", "--key", str(keys / "lbm-release.key"), "--out", str(tmp / "nothing"))
+    assert code == 2 and "exactly one of --model MODEL_DIR or --alias ALIAS" in text

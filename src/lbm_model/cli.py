@@ -169,21 +169,30 @@ def keygen(
 
 @app.command()
 def release(
-    model: Annotated[Path, typer.Option(
-        help="Frozen model directory (model.json, with audit.json and evidence/ when present). Releasing by "
-             "MLflow registry alias (--alias champion) is not available yet: there is no model registry.")],
     key: Annotated[Path, typer.Option(help="Private signing key (lbm-release.key from lbm keygen).")],
     out: Annotated[Path, typer.Option(help="New (or empty) directory for the release bundle.")],
+    model: Annotated[Optional[Path], typer.Option(
+        help="Frozen model directory (model.json, with audit.json and evidence/ when present).")] = None,
+    alias: Annotated[Optional[str], typer.Option(
+        help="Or: release the registered model version with this alias (e.g. champion), downloaded from MLflow.")] = None,
+    name: Annotated[str, typer.Option(help="Registered model name (with --alias).")] = "leefbaarometer",
+    tracking_uri: Annotated[Optional[str], typer.Option(
+        help="MLflow store (with --alias; else MLFLOW_TRACKING_URI, else sqlite:///mlruns.db).")] = None,
 ) -> None:
     """Write a signed release bundle: model.json, audit, evidence, MODEL_CARD.md, release.json, SHA256SUMS(.sig).
 
-    The model is verified first; the bundle is built beside --out and moved into place when
-    complete, so a failure leaves nothing at --out. Only --model MODEL_DIR is supported for now
-    (no --alias: the MLflow model registry does not exist yet).
+    The model (--model DIR, or the registry's --alias) is verified first; the bundle is built beside
+    --out and moved into place when complete, so a failure leaves nothing at --out.
     """
     from lbm_model.release import build_release
 
     try:
+        if (model is None) == (alias is None):
+            raise LbmError("lbm release: give exactly one of --model MODEL_DIR or --alias ALIAS (e.g. --alias champion).")
+        if alias is not None:
+            from lbm_model.registry import download_alias
+
+            model = download_alias(alias=alias, name=name, tracking_uri=_tracking_uri(tracking_uri))
         made = build_release(model, key, out)
     except LbmError as exc:
         _fail(exc)

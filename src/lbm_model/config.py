@@ -8,7 +8,7 @@ group      schema                             options (lbm_model/conf/<group>/)
 data       :class:`DataConfig`                synthetic, files
 indicators :class:`IndicatorsConfig`          all
 model      :class:`ModelConfig` + one         ordinal_logit, ols (each extends its family's
-           estimator dataclass per family     ``<option>_schema`` from the ConfigStore)
+           estimator dataclass per family     ``/schema/model/<option>`` from the ConfigStore)
 classes    :class:`~lbm_model.classes.ThresholdRule`  fixed_width_anchored
 checks     :class:`~lbm_model.checks.config.ChecksConfig` (each check module owns its section)
 promotion  :class:`~lbm_model.registry.PromotionConfig`  default (the gates of ``lbm promote``)
@@ -106,7 +106,7 @@ class OrdinalLogitConfig(EstimatorConfig):
             raise ConfigError(f"config: model.estimator.tol={self.tol} is not valid; expected a positive number.")
 
 
-# conf/model/<option>.yaml -> the estimator dataclass its <option>_schema is built from
+# conf/model/<option>.yaml -> the estimator dataclass its /schema/model/<option> is built from
 MODEL_OPTIONS: dict[str, type[EstimatorConfig]] = {"ordinal_logit": OrdinalLogitConfig, "ols": LeastSquaresConfig}
 
 
@@ -164,7 +164,7 @@ def register_configs() -> None:
     store = ConfigStore.instance()
     store.store(name="lbm_schema", node=LbmConfig)
     for option, estimator in MODEL_OPTIONS.items():
-        store.store(group="model", name=f"{option}_schema", node=ModelConfig(name=option, estimator=estimator()))
+        store.store(group="schema/model", name=option, node=ModelConfig(name=option, estimator=estimator()))
 
 
 register_configs()

@@ -65,7 +65,8 @@ def run_experiment(cfg: LbmConfig, resolved: dict | None = None) -> Path:
     from lbm_model.audit import enforce_fail_on, gate, log_audit, run_audit
     from lbm_model.checks.report import print_verdicts
     from lbm_model.recalibrate import class_thresholds, fit_model, freeze, select_indicators
-    from lbm_model.tracking import log_recalibration, log_rerun_record, rerun_record, store_lock, tracked_run
+    from lbm_model.tracking import (log_description, log_inputs, log_recalibration, log_rerun_record, rerun_record,
+                                    store_lock, tracked_run)
 
     started = time.perf_counter()
     resolved = resolved if resolved is not None else plain(OmegaConf.structured(cfg))
@@ -108,6 +109,8 @@ def run_experiment(cfg: LbmConfig, resolved: dict | None = None) -> Path:
             log_rerun_record(rerun_record(resolved, inputs.paths, inputs.sha256, content["code_version"],
                                           sha256_text(canonical_json(content))))
             log_audit(audit, export_dir)
+            log_inputs(inputs.paths, inputs.sha256)
+            log_description(content)
             from lbm_model.registry import log_scoring_model
 
             with store_lock(cfg.tracking.uri):       # concurrent runs register one after another

@@ -254,3 +254,25 @@ def rollback(*, alias: str, name: str, tracking_uri: str) -> tuple[str, str]:
     client.set_model_version_tag(name, previous.version, f"{alias}.restored_at",
                                  datetime.now(timezone.utc).isoformat(timespec="seconds"))
     return str(previous.version), str(current.version)
+
+
+def download_alias(*, alias: str, name: str, tracking_uri: str) -> Path:
+    """The model directory (model.json, audit.json, evidence/) of the version carrying ``alias``, downloaded
+    from its run's artifacts into a temporary directory."""
+    import mlflow
+
+    client = _client(tracking_uri)
+    version = _alias_version(client, name, alias)
+    if version is None:
+        raise LbmError(f"registered model '{name}' has no version with alias '{alias}' in {tracking_uri}.")
+    local = Path(tempfile.mkdtemp(prefix="lbm-release-"))
+    try:
+        model = mlflow.artifacts.download_artifacts(run_id=version.run_id, artifact_path="model/model.json",
+                                                    dst_path=str(local / "download"), tracking_uri=tracking_uri)
+        audit = Path(mlflow.artifacts.download_artifacts(run_id=version.run_id, artifact_path="audit",
+                                                         dst_path=str(local / "download"), tracking_uri=tracking_uri))
+    except Exception as exc:
+        raise LbmError(f"{name}@{alias} (run {version.run_id}): its model or audit artifacts cannot be downloaded "
+                       f"({type(exc).__name__}).") from None
+    Path(model).replace(audit / "model.json")      # audit/ holds audit.json and evidence/: a model directory
+    return audit

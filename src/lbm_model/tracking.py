@@ -219,11 +219,43 @@ def log_recalibration(config: dict, fit_metrics: dict[str, float], weights_table
     mlflow.log_artifact(str(model_path), artifact_path="model")
 
 
+def log_inputs(paths: dict[str, str], sha256: dict[str, str]) -> None:
+    """Record each input file as an MLflow dataset input: its path and the first 32 hex digits of its sha256
+    as the digest (MLflow allows 36 characters; the full sha256 is in rerun.json). No rows are logged."""
+    import warnings
+
+    import mlflow
+    from mlflow.data.dataset_source_registry import resolve_dataset_source
+    from mlflow.data.meta_dataset import MetaDataset
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for key in sorted(paths):
+            dataset = MetaDataset(resolve_dataset_source(str(Path(paths[key]).resolve())), name=key, digest=sha256[key][:32])
+            with_retries(lambda: mlflow.log_input(dataset, context="training"), "log an input")
+
+
+def log_description(content: dict) -> None:
+    """The run's description in the MLflow UI (Markdown): model, data size, checks verdict, content hash."""
+    import mlflow
+
+    from lbm_model.frozen import canonical_json, sha256_text
+
+    estimator, audit = content["estimator"], content.get("audit", {})
+    text = (f"**{content['model_version']}**: {estimator['family']} on {content['training_data']['n_respondents']:,} "
+            f"respondents and {len(content['indicators'])} indicators; checks {audit.get('verdict', 'not run')}; "
+            f"content sha256 `{sha256_text(canonical_json(content))[:12]}`.")
+    with_retries(lambda: mlflow.set_tag("mlflow.note.content", text), "set the description")
+
+
 def log_rerun_record(record: dict) -> None:
     """Store the rerun record (rerun.json) and its key facts as tags of the active run."""
     import mlflow
 
+    commit = record["code_version"].get("git_commit")
+    if commit:
+        with_retries(lambda: mlflow.set_tag("mlflow.source.git.commit", commit), "set tags")   # MLflow's own tag
     with_retries(lambda: mlflow.set_tags({"content_sha256": record["expected_content_sha256"],
-                                          "git_commit": str(record["code_version"].get("git_commit")),
+                                          "git_commit": str(commit),
                                           "rerun_command": " ".join(record["command"])[:5000]}), "set tags")
     mlflow.log_dict(record, "rerun.json")
