@@ -26,10 +26,10 @@ demo: install
 	@echo "MLflow UI    : $(VENV)/bin/mlflow ui --backend-store-uri sqlite:///mlruns.db  (then open http://127.0.0.1:5000)"
 
 test: install
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 2 --dist loadfile
 
 test-fast: install
-	$(PY) -m pytest -q -m "not slow"
+	$(PY) -m pytest -q -n 2 --dist loadfile -m "not slow"
 
 bench: install
 	$(PY) benchmarks/run_benchmarks.py --out BENCHMARKS.md

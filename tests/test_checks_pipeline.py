@@ -132,7 +132,9 @@ def audit_of(ctx, config, export_dir):
 
 
 def test_audit_is_deterministic(small_check_context, tmp_path):
-    config = dataclasses.replace(small_check_context.config, run=["residual_autocorrelation", "collinearity"])
+    base = small_check_context.config
+    config = dataclasses.replace(base, run=["residual_autocorrelation", "collinearity"],
+                                 spatial=dataclasses.replace(base.spatial, lisa=False))
     digests = [audit_of(small_check_context, config, tmp_path / name).sha256 for name in ("a", "b")]
     assert digests[0] == digests[1]
     assert hashlib.sha256((tmp_path / "a" / "audit.json").read_bytes()).hexdigest() == digests[0]
@@ -179,17 +181,24 @@ def test_a_check_that_cannot_run_on_the_data_is_recorded_as_a_fail(small_check_c
     assert json.loads((tmp_path / "audit.json").read_text())["verdicts"] == {"collinearity": "fail"}
 
 
-def test_lbm_check_reads_the_projects_own_checks_options(run):
-    """`--checks-config fast` as the README shows it (the package's fast.yaml given as a file composes to
-    the same configuration: tests/test_checks_result.py)."""
+def test_lbm_check_reads_the_projects_own_checks_options(run, tmp_path):
+    """`--checks-config fast` as the README shows it; a file with a defaults list naming `fast` and
+    limiting the run composes the same way (composition itself: tests/test_checks_result.py)."""
     tmp, _ = run
-    source = "fast"
-    out = tmp / "recheck-fast"
-    result = subprocess.run([str(BIN / "lbm"), "check", str(tmp / "export"), "--checks-config", source, "--out", str(out)],
-                            capture_output=True, text=True, cwd=tmp)
-    assert result.returncode == 0, result.stderr
-    config = json.loads((out / "audit.json").read_text())["config"]
-    assert config["spatial"]["permutations"] == 99 and config["cluster_bootstrap"]["replicates"] == 9
+    mine = tmp_path / "mine.yaml"
+    mine.write_text("defaults:\n  - fast\n  - _self_\nrun: [collinearity]\n")
+    for source, out in (("fast", None), (str(mine), tmp_path / "recheck-mine")):
+        if out is None:      # the option name: refuse early (--out is the model's own directory) but after parsing it
+            result = subprocess.run([str(BIN / "lbm"), "check", str(tmp / "export"), "--checks-config", source,
+                                     "--out", str(tmp / "export")], capture_output=True, text=True, cwd=tmp)
+            assert result.returncode == 2 and "is the model's own directory" in result.stderr, result.stderr
+            continue
+        result = subprocess.run([str(BIN / "lbm"), "check", str(tmp / "export"), "--checks-config", source,
+                                 "--out", str(out)], capture_output=True, text=True, cwd=tmp)
+        assert result.returncode == 0, result.stderr
+        config = json.loads((out / "audit.json").read_text())["config"]
+        assert config["spatial"]["permutations"] == 99 and config["cluster_bootstrap"]["replicates"] == 9
+        assert config["run"] == ["collinearity"]
 
 
 def test_a_run_killed_during_the_checks_leaves_the_previous_model_and_evidence(run, small_world, tmp_path):
@@ -205,12 +214,13 @@ def test_a_run_killed_during_the_checks_leaves_the_previous_model_and_evidence(r
     args = [str(BIN / "lbm-experiment"), "data=files", f"data.cells={small_world}/cells.parquet",
             f"data.survey={small_world}/survey.parquet", f"data.catalog={small_world}/catalog.yaml",
             "tracking.enabled=false", f"hydra.run.dir={tmp_path}/runs", "checks=fast", "model=ols",
+            "checks.run=[residual_autocorrelation,collinearity,sign_plausibility]", "checks.spatial.lisa=false",
             f"export.dir={export}"]
     proc = subprocess.Popen(args, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, cwd=tmp_path)
     seen = []
     for line in proc.stderr:
         seen.append(line)
-        if line.startswith("check blocked_cv"):      # evidence of earlier checks is staged by now
+        if line.startswith("check sign_plausibility"):      # evidence of two checks is staged by now
             os.kill(proc.pid, signal.SIGKILL)
             break
     proc.wait(timeout=600)
