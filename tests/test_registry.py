@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import redirect_stderr, redirect_stdout
 
 import numpy as np
@@ -31,13 +32,14 @@ def store(small_world, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("registry")
     field_world = tmp / "world-field"
     generate_world(field_world, scale="small", seed=0, residual_field_sd=0.5)
-    runs = {}
-    for key, world, extra in (("A", small_world, ()), ("B", small_world, ("indicators.exclude=[dist_library_m]",)),
-                              ("C", field_world, ())):
-        done = run_lbm_experiment(tmp, world, "model=ols", f"export.dir={tmp}/export-{key}", *CHECKS, *extra)
-        assert done.returncode == 0, done.stderr[-3000:]
-        runs[key] = read_frozen_model(tmp / f"export-{key}")["provenance"]["mlflow_run_id"]
-    return tmp, runs
+    specs = {"A": (small_world, ()), "B": (small_world, ("indicators.exclude=[dist_library_m]",)), "C": (field_world, ())}
+    with ThreadPoolExecutor(max_workers=3) as pool:      # three processes on one SQLite store, as a team would
+        done = {key: pool.submit(run_lbm_experiment, tmp, world, "model=ols", f"export.dir={tmp}/export-{key}",
+                                 f"hydra.run.dir={tmp}/runs-{key}", *CHECKS, *extra)
+                for key, (world, extra) in specs.items()}
+    for key, future in done.items():
+        assert future.result().returncode == 0, future.result().stderr[-3000:]
+    return tmp, {key: read_frozen_model(tmp / f"export-{key}")["provenance"]["mlflow_run_id"] for key in specs}
 
 
 def lbm(tmp, *argv: str, tracked: bool = True) -> tuple[int, str]:
