@@ -21,7 +21,7 @@ from lbm_model.errors import LbmError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Leefbaarometer re-estimation workbench (fit with lbm-experiment).")
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)   # messages and paths are never broken across lines
 
 
 def _fail(exc: Exception) -> None:
@@ -100,11 +100,12 @@ def score(
         write_tables_atomic(targets)
     except LbmError as exc:
         _fail(exc)
-    console.print(f"[bold green]scored[/] {len(scored):,} cells -> {escape(str(out))} (model {scorer.content_sha256[:12]})")
+    console.print(f"[bold green]scored[/] {len(scored):,} cells -> {escape(str(out))} (model {scorer.content_sha256[:12]})",
+                  soft_wrap=True)     # paths are never broken across lines
     for lvl, frame in area_frames.items():
         target = out.with_name(f"{out.stem}_{lvl}{out.suffix}")
         console.print(f"[bold green]aggregated[/] {len(frame):,} {lvl} rows -> {escape(str(target))} "
-                      f"({int(frame['suppressed'].sum())} suppressed below {min_households} households)")
+                      f"({int(frame['suppressed'].sum())} suppressed below {min_households} households)", soft_wrap=True)
 
 
 def _expected_sha256(value: str) -> str:

@@ -24,7 +24,7 @@ from lbm_model.errors import LbmError
 from lbm_model.frozen import canonical_json, sha256_text
 from lbm_model.inputs import capture_warnings, load_inputs
 
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)   # messages and paths are never broken across lines
 
 
 def say(label: str, text: str, style: str = "bold") -> None:

@@ -33,7 +33,7 @@ def print_verdicts(console, results: Sequence[CheckResult], title: str = "Method
         console = Console(file=console.file, width=140, no_color=console.no_color)
     from rich.markup import escape
 
-    console.print(verdict_table(results, title))
+    console.print(verdict_table(results, title), soft_wrap=False)     # tables wrap inside their cells
     for r in results:
         if r.verdict == FAIL:
             console.print(f"[bold red]FAIL[/] {r.name}: {escape(r.summary)}", highlight=False, soft_wrap=True)
