@@ -37,7 +37,7 @@ def test_collinearity_on_the_world(small_check_context):
     result = collinearity(small_check_context)
     assert result.verdict == "pass"
     assert result.metrics["max_vif"] == pytest.approx(max(result.details["vif"].values()), rel=1e-12)
-    assert 1.5 < result.metrics["max_vif"] < 10          # the world plants moderate collinearity (max VIF 3.4 measured)
+    assert result.metrics["max_vif"] > 1.5 and result.metrics["max_vif"] < 10   # moderate collinearity (3.4 measured)
     assert len(result.details["vif"]) == len(small_check_context.indicator_names)
 
 

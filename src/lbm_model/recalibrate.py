@@ -14,13 +14,13 @@ import numpy as np
 import pandas as pd
 
 from lbm_model import __version__
+from lbm_model.atomic import write_bytes_atomic
 from lbm_model.catalog import Indicator
 from lbm_model.classes import CLASS_LABELS, ThresholdRule, assign_classes, class_shares, fix_thresholds
 from lbm_model.dimensions import DIMENSIONS
 from lbm_model.errors import ContractError, LbmError
 from lbm_model.estimators.base import LbmEstimator
 from lbm_model.estimators.results import FitResults
-from lbm_model.atomic import write_bytes_atomic
 from lbm_model.frozen import MODEL_FILE, frozen_bytes
 from lbm_model.features import (EstimationData, estimation_data, fit_standardisations, standardised_indicators,
                                 training_ranges)

@@ -122,19 +122,19 @@ def _run_files(run_id: str, tracking_uri: str) -> tuple[dict, dict | None]:
 
     from lbm_model.frozen import read_frozen_model
 
-    local = Path(tempfile.mkdtemp(prefix="lbm-promote-"))
-    try:
-        model = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="model/model.json",
-                                                    dst_path=str(local), tracking_uri=tracking_uri)
-    except Exception as exc:
-        raise LbmError(f"run {run_id}: no frozen model artifact in {tracking_uri} ({type(exc).__name__}).") from None
-    document = read_frozen_model(model)
-    try:
-        audit = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="audit/audit.json",
-                                                    dst_path=str(local), tracking_uri=tracking_uri)
-        return document, json.loads(Path(audit).read_text(encoding="utf-8"))
-    except Exception:
-        return document, None
+    with tempfile.TemporaryDirectory(prefix="lbm-promote-") as local:     # both files are read into memory
+        try:
+            model = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="model/model.json",
+                                                        dst_path=local, tracking_uri=tracking_uri)
+        except Exception as exc:
+            raise LbmError(f"run {run_id}: no frozen model artifact in {tracking_uri} ({type(exc).__name__}).") from None
+        document = read_frozen_model(model)
+        try:
+            audit = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="audit/audit.json",
+                                                        dst_path=local, tracking_uri=tracking_uri)
+            return document, json.loads(Path(audit).read_text(encoding="utf-8"))
+        except Exception:
+            return document, None
 
 
 def _check(audit: dict | None, name: str) -> dict | None:
