@@ -19,7 +19,7 @@ from omegaconf.errors import OmegaConfBaseException
 from rich.console import Console
 from rich.markup import escape
 
-from lbm_model.config import DataConfig, LbmConfig, ModelConfig, plain, typed_config
+from lbm_model.config import DataConfig, LbmConfig, ModelConfig, plain, typed_config, with_schema
 from lbm_model.errors import LbmError
 from lbm_model.frozen import canonical_json, sha256_text
 from lbm_model.inputs import capture_warnings, load_inputs
@@ -32,20 +32,53 @@ def say(label: str, text: str, style: str = "bold") -> None:
 
 
 def ensure_synthetic_world(data: DataConfig) -> None:
-    """Generate the synthetic world for data=synthetic when it is not there yet."""
-    if Path(data.cells).is_file() and Path(data.survey).is_file() and Path(data.catalog).is_file():
-        return
-    from lbm_model.atomic import write_directory_atomic
-    from lbm_model.world import generate_world
+    """Generate the synthetic world for data=synthetic when it is not there yet (once, when the jobs of a
+    parallel sweep all ask for it)."""
+    from lbm_model.atomic import exclusive_lock, write_directory_atomic
 
-    say("world", f"generating the synthetic Netherlands ({data.scale}, seed {data.seed}) in {data.dir}")
-    write_directory_atomic(Path(data.dir), lambda tmp: generate_world(tmp, scale=str(data.scale), seed=int(data.seed),
-                                                                       progress=True))
+    def present() -> bool:
+        return Path(data.cells).is_file() and Path(data.survey).is_file() and Path(data.catalog).is_file()
+
+    if present():
+        return
+    with exclusive_lock(f"world:{Path(data.dir).resolve()}"):
+        if present():
+            return
+        from lbm_model.world import generate_world
+
+        say("world", f"generating the synthetic Netherlands ({data.scale}, seed {data.seed}) in {data.dir}")
+        write_directory_atomic(Path(data.dir), lambda tmp: generate_world(tmp, scale=str(data.scale),
+                                                                           seed=int(data.seed), progress=True))
 
 
 def weights_table(content: dict) -> pd.DataFrame:
     return pd.DataFrame(content["indicators"])[["name", "dimension", "weight", "standard_error", "native_weight",
                                                  "expected_sign", "transform", "mean", "sd"]]
+
+
+def class_shares_table(content: dict) -> pd.DataFrame:
+    classes = content["classes"]
+    return pd.DataFrame({"class": range(1, len(classes["labels"]) + 1), "label": classes["labels"],
+                         "household_share": classes["base_year_household_shares"]})
+
+
+def write_run_summary(export_dir: Path, fit_metrics: dict[str, float], audit, content: dict) -> None:
+    """metrics.json (fit statistics, each check's figures and verdict code, class shares: DVC's metrics, the
+    same names as in MLflow), weights.csv and class_shares.csv (DVC's plots), beside model.json."""
+    import json
+
+    from lbm_model.atomic import write_many_atomic
+
+    shares = class_shares_table(content)
+    metrics = {"fit": fit_metrics, "check": {r.name: r.finite_metrics() for r in audit.results},
+               "classes": {"base_year": content["classes"]["rule"]["base_year"],
+                           "household_share": dict(zip(shares["label"], shares["household_share"]))}}
+    text = json.dumps(metrics, indent=2, sort_keys=True) + "\n"
+    write_many_atomic([
+        (export_dir / "metrics.json", lambda p: p.write_text(text, encoding="utf-8")),
+        (export_dir / "weights.csv", lambda p: weights_table(content).to_csv(p, index=False, lineterminator="\n")),
+        (export_dir / "class_shares.csv", lambda p: shares.to_csv(p, index=False, lineterminator="\n")),
+    ])
 
 
 def build_estimator(model: ModelConfig):
@@ -66,7 +99,7 @@ def run_experiment(cfg: LbmConfig, resolved: dict | None = None) -> Path:
     from lbm_model.checks.report import print_verdicts
     from lbm_model.recalibrate import class_thresholds, fit_model, freeze, select_indicators
     from lbm_model.tracking import (log_description, log_inputs, log_recalibration, log_rerun_record, rerun_record,
-                                    store_lock, tracked_run)
+                                    store_lock, sweep_tags, tracked_run)
 
     started = time.perf_counter()
     resolved = resolved if resolved is not None else plain(OmegaConf.structured(cfg))
@@ -85,8 +118,12 @@ def run_experiment(cfg: LbmConfig, resolved: dict | None = None) -> Path:
     say("gate", f"stigmatisation: {gate_result.summary}")
     estimator = build_estimator(cfg.model)
     export_dir = Path(cfg.export.dir)
+    sweep = sweep_tags()
+    run_name = f"{cfg.model.name}-{cfg.data.kind}" + (f" #{sweep['sweep_job']}" if sweep else "")
     with tracked_run(cfg.tracking.enabled, cfg.tracking.uri, cfg.tracking.artifact_dir, cfg.tracking.experiment,
-                     run_name=f"{cfg.model.name}-{cfg.data.kind}") as run:
+                     run_name=run_name) as run:
+        if sweep:
+            say("sweep", f"job {sweep['sweep_job']} of sweep {sweep['sweep_id']} ({sweep['sweep_overrides']})")
         say("fit", f"{cfg.model.name}: {len(indicators)} indicators, {len(inputs.survey):,} respondents, "
                    f"{len(inputs.catalog.controls)} controls")
         fitted = fit_model(inputs, estimator, indicators)
@@ -101,11 +138,12 @@ def run_experiment(cfg: LbmConfig, resolved: dict | None = None) -> Path:
                                          seed=cfg.seed, provenance=provenance, thresholds=thresholds, audit=audit)
         finally:
             audit.discard()
+        fit_metrics = {**fitted.results.fit_stats.metrics(), "judgement_scale": fitted.results.judgement_scale}
+        write_run_summary(export_dir, fit_metrics, audit, content)
         if run:
-            fit_metrics = {**fitted.results.fit_stats.metrics(), "judgement_scale": fitted.results.judgement_scale}
             log_recalibration(resolved, fit_metrics, weights_table(content), model_path,
                               {"input_fingerprint": inputs.fingerprint, "model_version": cfg.export.model_version,
-                               "estimator": content["estimator"]["family"]})
+                               "estimator": content["estimator"]["family"], **sweep})
             log_rerun_record(rerun_record(resolved, inputs.paths, inputs.sha256, content["code_version"],
                                           sha256_text(canonical_json(content))))
             log_audit(audit, export_dir)
@@ -128,6 +166,7 @@ def run_experiment(cfg: LbmConfig, resolved: dict | None = None) -> Path:
 @hydra.main(config_path="conf", config_name="config", version_base="1.3")
 def _main(cfg: DictConfig) -> None:
     try:
+        cfg = with_schema(cfg)
         run_experiment(typed_config(cfg), plain(cfg))
     except (LbmError, OmegaConfBaseException) as exc:
         say("error", str(exc), "bold red")
