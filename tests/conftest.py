@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = ROOT / ".venv" / "bin"
+os.environ.pop("MLFLOW_TRACKING_URI", None)      # tests use their own stores, never a developer's server
 
 
 def run_lbm_experiment(tmp_path: Path, world: Path, *overrides: str, catalog: Path | str | None = None,

@@ -15,7 +15,7 @@ import yaml
 
 from conftest import BIN, ROOT
 
-DVC = {**os.environ, "DVC_NO_ANALYTICS": "1", "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.org",
+DVC = {**{k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}, "DVC_NO_ANALYTICS": "1", "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.org",
        "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.org"}
 
 
