@@ -33,7 +33,7 @@ def test_committed_params_are_the_hydra_composition_dvc_makes(tmp_path):
     assert config["enabled"] == "true" and config["config_module"] == "lbm_model.conf"
     compose_and_dump(tmp_path / "params.yaml", None, config["config_module"], config["config_name"], str(tmp_path), [])
     assert (tmp_path / "params.yaml").read_text() == (ROOT / "params.yaml").read_text(), \
-        "params.yaml is stale: regenerate it with `.venv/bin/dvc exp run --dry` or see dvc.yaml's header"
+        "params.yaml is stale: regenerate it with `make params`"
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     assert params["checks"]["run"] != [] and params["export"]["dir"] == "pipeline/model"
 
