@@ -6,7 +6,7 @@ One dataclass per config group (the YAML files in ``lbm_model/conf/`` only set v
 group      schema                             options (lbm_model/conf/<group>/)
 ========== ================================== ==============================================
 data       :class:`DataConfig`                synthetic, files
-indicators :class:`IndicatorsConfig`          all
+indicators :class:`IndicatorsConfig`          lbm3 (default), next (adds candidates), all (= lbm3)
 model      :class:`ModelConfig` + one         ordinal_logit, ols (each extends its family's
            estimator dataclass per family     ``/schema/model/<option>`` from the ConfigStore)
 classes    :class:`~lbm_model.classes.ThresholdRule`  fixed_width_anchored
@@ -72,8 +72,12 @@ class DataConfig:
 
 @dataclass
 class IndicatorsConfig:
-    """``indicators``: catalog indicators left out of the model (stigmatising ones always are)."""
+    """``indicators``: the indicator set. ``lbm3`` (default) is the 3.0-shaped set, every catalog indicator not
+    flagged ``candidate``; ``next`` adds the candidates. Stigmatising indicators are never model terms;
+    ``exclude`` leaves further ones out."""
 
+    name: str = "lbm3"
+    candidates: bool = False       # include catalog indicators flagged `candidate: true`
     exclude: list[str] = field(default_factory=list)
 
 

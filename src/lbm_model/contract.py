@@ -276,7 +276,7 @@ def _parse_indicator(path: Path, number: int, entry: object) -> Indicator:
         raise ContractError(f"{where}: expected a mapping with a non-empty text field 'name'.")
     where += f" ('{entry['name']}')"
     unknown = sorted(map(str, set(entry) - {"name", "dimension", "description", "expected_sign", "stigmatising",
-                                             "transform"}))
+                                             "transform", "candidate"}))
     if unknown:
         raise ContractError(f"{where}: unknown field(s) {', '.join(unknown)}.")
     if not isinstance(entry.get("dimension"), str) or entry["dimension"] not in DIMENSIONS:
@@ -287,11 +287,18 @@ def _parse_indicator(path: Path, number: int, entry: object) -> Indicator:
     flag = entry.get("stigmatising", False)
     if not isinstance(flag, bool):
         raise ContractError(f"{where}: field 'stigmatising' is {flag!r}; expected true or false.")
+    candidate = entry.get("candidate", False)
+    if not isinstance(candidate, bool):
+        raise ContractError(f"{where}: field 'candidate' is {candidate!r}; expected true or false.")
+    if candidate and flag:
+        raise ContractError(f"{where}: flagged both stigmatising and candidate; a stigmatising indicator is never a "
+                            "model term, expected at most one of the two.")
     transform = entry.get("transform", "none") or "none"
     if not isinstance(transform, str) or transform not in TRANSFORMS:
         raise ContractError(f"{where}: field 'transform' is {transform!r}; expected one of {', '.join(TRANSFORMS)}.")
     return Indicator(name=entry["name"], dimension=entry["dimension"], description=str(entry.get("description") or ""),
-                     expected_sign=int(sign), stigmatising=flag, transform=transform)
+                     expected_sign=int(sign), stigmatising=flag, transform=transform,
+                     candidate=candidate)
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):

@@ -109,7 +109,7 @@ def run_experiment(cfg: LbmConfig, resolved: dict | None = None) -> Path:
     inputs, notes = capture_warnings(load_inputs, cfg.data.cells, cfg.data.survey, cfg.data.catalog)
     for note in notes:
         say("warning", note, "yellow")
-    indicators = select_indicators(inputs, list(cfg.indicators.exclude))
+    indicators = select_indicators(inputs, list(cfg.indicators.exclude), cfg.indicators.candidates)
     rule = cfg.classes
     if rule.base_year not in set(inputs.cells["year"].tolist()):
         raise LbmError(f"classes.base_year={rule.base_year} has no cells; choose one of "

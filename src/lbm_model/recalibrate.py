@@ -56,14 +56,17 @@ class FittedModel:
         return self.standardised.to_numpy() @ weights
 
 
-def select_indicators(inputs: Inputs, exclude: list[str] | None = None) -> tuple[Indicator, ...]:
-    """The model terms: catalog indicators not flagged stigmatising, minus ``exclude``."""
+def select_indicators(inputs: Inputs, exclude: list[str] | None = None, candidates: bool = False
+                      ) -> tuple[Indicator, ...]:
+    """The model terms: catalog indicators not flagged stigmatising (nor ``candidate``, unless
+    ``candidates``), minus ``exclude``."""
     exclude = list(exclude or [])
     unknown = [n for n in exclude if n not in inputs.catalog.names]
     if unknown:
         raise ContractError(f"indicators.exclude names unknown indicator(s) {', '.join(unknown)}; "
                             f"expected names from {inputs.paths['catalog']}.")
-    chosen = tuple(i for i in inputs.catalog.model_indicators if i.name not in exclude)
+    chosen = tuple(i for i in inputs.catalog.model_indicators
+                   if i.name not in exclude and (candidates or not i.candidate))
     if not chosen:
         raise ContractError(f"{inputs.paths['catalog']}: no indicators left to fit after exclusions.")
     return chosen
