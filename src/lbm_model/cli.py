@@ -311,6 +311,7 @@ def rollback(
 
 def main() -> None:
     """Console entry point."""
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")   # no download bars between our lines
     try:
         app()
     except LbmError as exc:  # pragma: no cover - commands catch their own
