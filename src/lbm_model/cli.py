@@ -7,6 +7,7 @@ printed as one paragraph with exit code 2; tracebacks are for bugs.
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 import warnings
@@ -243,7 +244,6 @@ def check(
 
 def _tracking_uri(option: str | None) -> str:
     """--tracking-uri, else MLFLOW_TRACKING_URI, else the project's local store."""
-    import os
 
     return option or os.environ.get("MLFLOW_TRACKING_URI") or "sqlite:///mlruns.db"
 
