@@ -244,7 +244,6 @@ def check(
 
 def _tracking_uri(option: str | None) -> str:
     """--tracking-uri, else MLFLOW_TRACKING_URI, else the project's local store."""
-
     return option or os.environ.get("MLFLOW_TRACKING_URI") or "sqlite:///mlruns.db"
 
 
