@@ -27,6 +27,7 @@ demo: install $(WORLD)/cells.parquet
 	@echo
 	@echo "Frozen model : $(EXPORT)/model.json"
 	@echo "Cell scores  : $(EXPORT)/scores.parquet (areas: $(EXPORT)/scores_{buurt,wijk,gemeente}.parquet)"
+	@echo "Audit report : $(EXPORT)/report.html (open it in a browser)"
 	@echo "MLflow UI    : $(VENV)/bin/mlflow ui --backend-store-uri sqlite:///mlruns.db  (then open http://127.0.0.1:5000)"
 
 test: install

@@ -192,8 +192,9 @@ class Recheck:
         return worst(r.verdict for r in self.results)
 
 
-def locate_model(target: str, tracking_uri: str) -> Path:
-    """The directory holding model.json: a local path, or the artifacts of an MLflow run id."""
+def locate_model(target: str, tracking_uri: str, evidence: bool = False) -> Path:
+    """The directory holding model.json: a local path, or the artifacts of an MLflow run id (model.json and
+    audit.json, and with ``evidence`` the evidence files, laid out as in an export directory)."""
     path = Path(target)
     if path.exists():
         return path if path.is_dir() else path.parent
@@ -204,8 +205,11 @@ def locate_model(target: str, tracking_uri: str) -> Path:
         local = Path(tempfile.mkdtemp(prefix="lbm-check-"))
         mlflow.artifacts.download_artifacts(run_id=target, artifact_path="model", dst_path=str(local))
         try:
-            mlflow.artifacts.download_artifacts(run_id=target, artifact_path=f"audit/{AUDIT_FILE}", dst_path=str(local))
+            mlflow.artifacts.download_artifacts(run_id=target, artifact_path="audit" if evidence else f"audit/{AUDIT_FILE}",
+                                                dst_path=str(local))
             (local / "audit" / AUDIT_FILE).replace(local / "model" / AUDIT_FILE)
+            if evidence and (local / "audit" / EVIDENCE_DIR).is_dir():
+                (local / "audit" / EVIDENCE_DIR).replace(local / "model" / EVIDENCE_DIR)
         except Exception:  # an older run without an audit: checks use the package defaults
             pass
     except Exception as exc:

@@ -214,7 +214,7 @@ def check(
     catalog: Annotated[Optional[Path], typer.Option(help="Training catalog, if not at the path the model records.")] = None,
     checks_config: Annotated[Optional[str], typer.Option(
         help="Checks config: an option of the package (default, fast) or a YAML file. Default: the one in the model's audit.json.")] = None,
-    tracking_uri: Annotated[str, typer.Option(help="MLflow store for run ids.")] = "sqlite:///mlruns.db",
+    tracking_uri: Annotated[Optional[str], typer.Option(help="MLflow store for run ids (else MLFLOW_TRACKING_URI, else sqlite:///mlruns.db).")] = None,
 ) -> None:
     """Refit a frozen model on its training inputs, run the methodology checks and print the verdicts.
 
@@ -227,7 +227,7 @@ def check(
 
     try:
         outcome = recheck(model, out=out, inputs={"cells": cells, "survey": survey, "catalog": catalog},
-                          config_path=checks_config, tracking_uri=tracking_uri)
+                          config_path=checks_config, tracking_uri=_tracking_uri(tracking_uri))
     except LbmError as exc:
         _fail(exc)
     for note in outcome.notes:
@@ -306,6 +306,27 @@ def rollback(
         _fail(exc)
     console.print(f"[bold green]rolled back[/] {escape(name)} '{escape(alias)}' -> version {restored} "
                   f"(version {replaced} is now 'previous')", highlight=False, soft_wrap=True)
+
+
+@app.command()
+def report(
+    model: Annotated[str, typer.Argument(help="Frozen model directory (or its model.json), or an MLflow run id.")],
+    out: Annotated[Optional[Path], typer.Option(help="The HTML file. Default: MODEL_DIR/report.html.")] = None,
+    tracking_uri: Annotated[Optional[str], typer.Option(help="MLflow store for run ids (else MLFLOW_TRACKING_URI, else sqlite:///mlruns.db).")] = None,
+) -> None:
+    """Write the audit report of a frozen model: one self-contained HTML page (model card, weights, checks
+    with their figures and evidence, classes, how to reproduce) that opens offline in any browser."""
+    from lbm_model.audit import locate_model
+    from lbm_model.report import write_run_report
+
+    try:
+        model_dir = locate_model(model, _tracking_uri(tracking_uri), evidence=True)
+        if out is None and not Path(model).exists():
+            raise LbmError(f"{model}: a run id needs --out (where to write the report).")
+        path = write_run_report(model_dir, out)
+    except LbmError as exc:
+        _fail(exc)
+    console.print(f"[bold]report[/] {escape(str(path))}", highlight=False, soft_wrap=True)
 
 
 def main() -> None:

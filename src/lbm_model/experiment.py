@@ -98,8 +98,9 @@ def run_experiment(cfg: LbmConfig, resolved: dict | None = None) -> Path:
     from lbm_model.audit import enforce_fail_on, gate, log_audit, run_audit
     from lbm_model.checks.report import print_verdicts
     from lbm_model.recalibrate import class_thresholds, fit_model, freeze, select_indicators
-    from lbm_model.tracking import (log_description, log_inputs, log_recalibration, log_rerun_record, rerun_record,
-                                    store_lock, sweep_tags, tracked_run)
+    from lbm_model.report import write_run_report
+    from lbm_model.tracking import (log_description, log_inputs, log_recalibration, log_report, log_rerun_record,
+                                    rerun_record, store_lock, sweep_tags, tracked_run)
 
     started = time.perf_counter()
     resolved = resolved if resolved is not None else plain(OmegaConf.structured(cfg))
@@ -140,6 +141,7 @@ def run_experiment(cfg: LbmConfig, resolved: dict | None = None) -> Path:
             audit.discard()
         fit_metrics = {**fitted.results.fit_stats.metrics(), "judgement_scale": fitted.results.judgement_scale}
         write_run_summary(export_dir, fit_metrics, audit, content)
+        report = write_run_report(export_dir)
         if run:
             log_recalibration(resolved, fit_metrics, weights_table(content), model_path,
                               {"input_fingerprint": inputs.fingerprint, "model_version": cfg.export.model_version,
@@ -149,6 +151,7 @@ def run_experiment(cfg: LbmConfig, resolved: dict | None = None) -> Path:
             log_audit(audit, export_dir)
             log_inputs(inputs.paths, inputs.sha256)
             log_description(content)
+            log_report(report)
             from lbm_model.registry import log_scoring_model
 
             with store_lock(cfg.tracking.uri):       # concurrent runs register one after another
@@ -159,6 +162,7 @@ def run_experiment(cfg: LbmConfig, resolved: dict | None = None) -> Path:
     say("frozen", f"{model_path} ({len(indicators)} indicators, {time.perf_counter() - started:.1f} s)", "bold green")
     print_verdicts(console, audit.results)
     say("audit", f"{export_dir / 'audit.json'} (sha256 {audit.sha256[:12]}), evidence in {export_dir / 'evidence'}")
+    say("report", f"{report} (open it in a browser; lbm report DIR rewrites it)")
     enforce_fail_on(audit, cfg.checks)
     return export_dir
 

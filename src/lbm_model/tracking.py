@@ -285,3 +285,10 @@ def log_rerun_record(record: dict) -> None:
                                           "git_commit": str(commit),
                                           "rerun_command": " ".join(record["command"])[:5000]}), "set tags")
     mlflow.log_dict(record, "rerun.json")
+
+
+def log_report(path: Path) -> None:
+    """The run's audit report (report.html) as an artifact, next to the audit."""
+    import mlflow
+
+    with_retries(lambda: mlflow.log_artifact(str(path), artifact_path="report"), "log the report")
