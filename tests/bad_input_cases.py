@@ -176,6 +176,32 @@ def _tamper_weight(raw: bytes) -> bytes:
     return (json.dumps(document, sort_keys=True, indent=2, ensure_ascii=False) + "\n").encode()
 
 
+def _one_buurt(ws: Workspace) -> list[str]:
+    """Every respondent moved into cells of one buurt (same year)."""
+    inside = ws.cells[(ws.cells["buurt_code"] == "BU03630100") & (ws.cells["households"] > 0)]
+    survey = ws.survey.copy()
+    for year, rows in survey.groupby("year").groups.items():
+        options = inside[inside["year"] == year]["cell_id"].to_numpy()
+        survey.loc[rows, "cell_id"] = options[np.arange(len(rows)) % len(options)]
+    ws.save("survey", survey)
+    return []
+
+
+def _duplicated_indicator(ws: Workspace) -> list[str]:
+    """dist_supermarket_m copied as dist_shop_m, in cells and catalog (VIF infinite)."""
+    ws.save("cells", ws.cells.assign(dist_shop_m=ws.cells["dist_supermarket_m"]))
+    catalog = json.loads(json.dumps(ws.catalog))
+    catalog["indicators"].append({**catalog["indicators"][1], "name": "dist_shop_m"})
+    ws.save_catalog(catalog)
+    return ["checks.run=[collinearity]", "checks.fail_on=[collinearity]"]
+
+
+def _alias_bomb() -> str:
+    lines = ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 9)]
+    return "\n".join(lines + ["indicators: *a8", ""])
+
+
 CELLS = "in/cells\\.csv"
 SURVEY = "in/survey\\.csv"
 CATALOG = "in/catalog\\.yaml"
@@ -318,6 +344,38 @@ CASES: list[Case] = [
          _mutate("survey", lambda f: _set(f, 11, "tenure", None)),
          rf"^{SURVEY}: column 'tenure': missing control values in 1 row \(row 12\); "
          r"expected a value for every respondent\.$"),
+    Case("survey-weight-named-gewicht", "survey", "lbm-experiment", "the survey weight in a column named gewicht",
+         _mutate("survey", lambda f: f.rename(columns={"weight": "gewicht"})),
+         rf"^{SURVEY}: column\(s\) 'gewicht' look like the survey weight, but the contract's weight column is 'weight' \(other names would be ignored and the model fitted"),
+    Case("survey-weight-named-Weight", "survey", "lbm-experiment", "a second weight column named Weight beside weight",
+         _mutate("survey", lambda f: f.assign(Weight=f["weight"] * 2)),
+         rf"^{SURVEY}: column\(s\) 'Weight' look like the survey weight, but the contract's weight column is 'weight' \(other names would be ignored and the model fitted"),
+    Case("survey-unknown-column", "survey", "lbm-experiment",
+         "a survey column that is neither a contract column nor a control (accepted with a warning)",
+         _mutate("survey", lambda f: f.assign(income_band="mid"), extra=["checks.run=[]"]),
+         rf"^{SURVEY}: column\(s\) income_band are neither survey contract columns nor controls listed in the catalog; they are ignored \(list a respondent characteristic under", exit_code=0, warning=True),
+    Case("survey-id-case-whitespace", "survey", "lbm-experiment", "respondent ids 'R00003' and ' r00003' (case, space)",
+         _mutate("survey", lambda f: _set(f, 5, "respondent_id", " r00003")),
+         rf"^{SURVEY}: column 'respondent_id': ids that differ only in letter case or surrounding whitespace in 2 rows \(rows 4, 6\); expected each id once \(clean the ids: these"),
+    Case("survey-single-response-level", "survey", "lbm-experiment", "every respondent answered 3",
+         _mutate("survey", lambda f: f.assign(response=3)), rf"^{SURVEY}: column 'response': every respondent answered 3; expected at least two different responses \(the weights explain differences in judgement; there are none\)\.$"),
+    Case("survey-handful-of-respondents", "survey", "lbm-experiment", "a survey of 4 respondents",
+         _mutate("survey", lambda f: f.head(4)), rf"^{SURVEY}: 4 respondents for 6 coefficients \(2 indicators, 2 control columns, 2 thresholds\); expected at least 5 respondents per coefficient \(30\)\. Pool more survey"),
+    Case("survey-one-buurt", "survey", "lbm-experiment", "every respondent lives in one buurt",
+         lambda ws: _one_buurt(ws), rf"^{SURVEY}: all 120 respondents live in one buurt \(BU03630100\); standard errors clustered by buurt need respondents in several buurten, and one buurt cannot separate"),
+    Case("survey-weights-overflow", "survey", "lbm-experiment", "survey weights of 1e308 (the sums overflow)",
+         _mutate("survey", lambda f: f.assign(weight=1e308)), rf"^{SURVEY}: column 'weight': survey weights between 1e\+308 and 1e\+308; their sums overflow or underflow the arithmetic\. Expected weights between 1e\-100 and 1e\+100:"),
+    Case("survey-weights-underflow", "survey", "lbm-experiment", "survey weights of 1e-320 (subnormal)",
+         _mutate("survey", lambda f: f.assign(weight=1e-320)), rf"^{SURVEY}: column 'weight': survey weights between 1e\-320 and 1e\-320; their sums overflow or underflow the arithmetic\. Expected weights between 1e\-100 and 1e\+100:"),
+    Case("cells-base-year-no-households", "cells", "lbm-experiment", "no households in the base year 2020",
+         _mutate("cells", lambda f: f.assign(households=f["households"].where(f["year"] != 2020, 0))), r"^the cells table: column 'households': the base year 2020 has no households, so the classes cannot be anchored on it; years with households: 2018 \(override"),
+    Case("cells-duplicated-indicator", "cells", "lbm-experiment",
+         "an indicator copied under another name (exactly collinear: refused before the fit)",
+         lambda ws: _duplicated_indicator(ws), r"^indicators dist_supermarket_m, dist_shop_m are exactly collinear at the respondents' cells \(variance inflation factor infinite; smallest eigenvalue of their correlation"),
+    Case("cells-codes-do-not-nest", "cells", "lbm-experiment", "one buurt code in two wijken in the same year",
+         _mutate("cells", lambda f: _set(f, 0, "wijk_code", "WK036399")), rf"^{CELLS}: columns 'buurt_code'\+'wijk_code': buurt BU03630100 lies in 2 wijk codes \(WK036301, WK036399\) in 2018, 10 rows \(rows 1, 5, 9, 13, 17 and 5 more\); expected"),
+    Case("catalog-alias-bomb", "catalog", "lbm-experiment", "YAML aliases nested to a billion nodes (a few hundred bytes)",
+         _raw("catalog", "catalog.yaml", lambda ws: _alias_bomb()), rf"^{CATALOG}: its YAML aliases \(\*name\) expand to 926,177,115 nodes, more than the 200,000 allowed; write the entries out instead of nesting aliases \(a document that"),
     Case("survey-header-only", "survey", "lbm-experiment", "a survey with a header and no rows",
          _mutate("survey", lambda f: f.iloc[:0]), rf"^{SURVEY}: the table has no rows; expected at least one data row\.$"),
     # ---- catalog ----------------------------------------------------------------------------
@@ -444,6 +502,15 @@ CASES: list[Case] = [
     Case("score-output-is-directory", "output", "lbm score", "--out names an existing directory",
          lambda ws: ((ws.root / "in" / "scores.parquet").mkdir(), ["--out", "in/scores.parquet"])[1],
          r"^in/scores\.parquet: is a directory; expected a file path to write to\. Nothing was written\.$"),
+    Case("score-min-households-negative", "options", "lbm score", "--min-households -1",
+         _args("--min-households", "-1"), r"^\-\-min\-households \-1: expected a whole number >= 1 \(the primer's disclosure minimum is 10\); a minimum below 1 would publish every area\.$"),
+    Case("score-min-households-below-primer", "options", "lbm score", "--min-households 3 without a stated reason",
+         _args("--min-households", "3"), r"^\-\-min\-households 3 is below the primer's disclosure minimum of 10; it would publish figures of smaller areas\. If that is intended, state why with \-\-unsafe\-disclosure"),
+    Case("score-out-is-the-cells-input", "output", "lbm score", "--out names the cells input file",
+         lambda ws: ["--cells", "in/cells.parquet", "--out", "in/cells.parquet"] if ws.save("cells", ws.cells, "cells.parquet") is None else [],
+         r"^\-\-out in/cells\.parquet: would overwrite the input in/cells\.parquet \(\-\-cells\); choose another output path\. Nothing was written\.$"),
+    Case("score-cells-codes-do-not-nest", "cells", "lbm score", "one buurt code in two gemeenten in the same year",
+         _mutate("cells", lambda f: _set(f, 1, "gemeente_code", "GM0999")), rf"^{CELLS}: columns 'buurt_code'\+'gemeente_code': buurt BU03630101 lies in 2 gemeente codes \(GM0363, GM0999\) in 2018, 10 rows \(rows 2, 6, 10, 14, 18 and 5 more\);"),
     Case("score-option-typo", "options", "lbm score", "a misspelt option (--modle)",
          _args("--modle", "model"), r"No such option: --modle", exit_code=2),
     # ---- lbm world --------------------------------------------------------------------------
@@ -452,6 +519,10 @@ CASES: list[Case] = [
     Case("world-out-is-a-file", "output", "lbm world", "--out names an existing file",
          _args("--out", "in/cells.csv"),
          r"^--out in/cells\.csv: is a file; expected a directory for the world's files\. Nothing was written\.$"),
+    Case("world-negative-seed", "options", "lbm world", "--seed -1",
+         _args("--seed", "-1"), r"^\-\-seed \-1: expected a whole number >= 0 \(numpy's seed sequences take no negative seeds\)\.$"),
+    Case("world-negative-sd", "options", "lbm world", "--buurt-effect-sd -0.5",
+         _args("--buurt-effect-sd", "-0.5"), r"^\-\-buurt\-effect\-sd \-0\.5: expected a finite standard deviation >= 0\.$"),
     Case("world-seed-not-a-number", "options", "lbm world", "--seed abc",
          _args("--seed", "abc"), r"Invalid value for '--seed': .*integer", exit_code=2),
 ]

@@ -45,6 +45,11 @@ def world(
     """Generate a synthetic Netherlands in the data contract's shape, with truth.json."""
     if scale not in ("small", "nl"):
         _fail(LbmError(f"--scale {scale!r} is not known; expected small or nl."))
+    if seed < 0:
+        _fail(LbmError(f"--seed {seed}: expected a whole number >= 0 (numpy's seed sequences take no negative seeds)."))
+    for option, value in (("--buurt-effect-sd", buurt_effect_sd), ("--residual-field-sd", residual_field_sd)):
+        if value is not None and not 0 <= value < float("inf"):
+            _fail(LbmError(f"{option} {value}: expected a finite standard deviation >= 0."))
     from lbm_model.atomic import write_directory_atomic
     from lbm_model.world import generate_world
 

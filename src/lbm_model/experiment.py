@@ -136,6 +136,12 @@ def _main(cfg: DictConfig) -> None:
 
 def main() -> None:
     """Console entry point."""
+    from lbm_model.inputs import unquoted_path_override
+
+    problem = unquoted_path_override(sys.argv[1:])
+    if problem:
+        say("error", problem, "bold red")
+        sys.exit(2)
     _main()
 
 
