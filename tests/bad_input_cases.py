@@ -196,6 +196,20 @@ def _duplicated_indicator(ws: Workspace) -> list[str]:
     return ["checks.run=[collinearity]", "checks.fail_on=[collinearity]"]
 
 
+def _leading_zero_ids(ws: Workspace) -> list[str]:
+    """Cell ids with leading zeros (0001, ...) in cells; the survey has them as numbers (1, ...)."""
+    codes = {c: f"{i + 1:04d}" for i, c in enumerate(sorted(ws.cells["cell_id"].unique()))}
+    ws.save("cells", ws.cells.assign(cell_id=ws.cells["cell_id"].map(codes)))
+    ws.save("survey", ws.survey.assign(cell_id=ws.survey["cell_id"].map(codes).astype(int)))
+    return []
+
+
+def _set_and_encode(ws: Workspace) -> bytes:
+    cells = ws.cells.copy()
+    cells.loc[3, "buurt_code"] = "BU0363é"
+    return cells.to_csv(index=False).encode("cp1252")
+
+
 def _alias_bomb() -> str:
     lines = ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
     lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 9)]
@@ -335,8 +349,24 @@ CASES: list[Case] = [
          r"\(row 4\); expected a cell_id present in the cells table for the same year\.$"),
     Case("survey-year-without-cells", "survey", "lbm-experiment", "a respondent in a year without cells",
          _mutate("survey", lambda f: _set(f, 7, "year", 2016)),
-         rf"^{SURVEY}: column 'cell_id\+year': respondents whose cell_id has no cell in that year in 1 row "
-         r"\(row 8\)"),
+         rf"^{SURVEY}: column 'year': survey year 2016 has no cells; cells have 2018, 2020 \(1 row \(row 8\)\); "
+         r"expected survey years the cells table covers"),
+    Case("survey-cell-id-leading-zeros", "survey", "lbm-experiment", "cell ids that lost their leading zeros",
+         lambda ws: _leading_zero_ids(ws),
+         rf"^{SURVEY}: column 'cell_id\+year': respondents whose cell_id has no cell in that year \(they differ from "
+         r"the cells' ids only by leading zeros: keep the ids as text; a spreadsheet"),
+    Case("survey-cell-id-whitespace", "survey", "lbm-experiment", "a cell id with a trailing space",
+         _mutate("survey", lambda f: f.assign(cell_id=f["cell_id"].where(f.index != 2, f["cell_id"] + " "))),
+         rf"^{SURVEY}: column 'cell_id\+year': respondents whose cell_id has no cell in that year \(they differ from "
+         r"the cells' ids only by surrounding whitespace: trim the ids\) in 1 row \(row 3\)"),
+    Case("survey-dutch-excel-csv", "survey", "lbm-experiment", "a survey saved by Excel with Dutch settings (; and 0,5)",
+         _raw("survey", "survey.csv", lambda ws: ws.survey.to_csv(index=False, sep=";", decimal=",")),
+         rf"^{SURVEY}: looks like an Excel CSV export with Dutch regional settings \(columns separated by ';', decimal "
+         r"commas such as 0,5\); expected comma-separated values with decimal points\."),
+    Case("cells-not-utf8", "cells", "lbm-experiment", "a cells CSV saved as Windows-1252 (an accented code)",
+         _raw("cells", "cells.csv", lambda ws: _set_and_encode(ws)),
+         rf"^{CELLS}: row 4 \(data row, header not counted\), column 'buurt_code': byte 0xe9 is not UTF-8; expected "
+         r"a UTF-8 file\."),
     Case("survey-missing-control", "survey", "lbm-experiment", "the catalog's control tenure is not in the survey",
          _mutate("survey", lambda f: f.drop(columns=["tenure"])),
          rf"^{SURVEY}: missing column\(s\) tenure; expected the control columns tenure"),
@@ -457,6 +487,11 @@ CASES: list[Case] = [
          _args("indicators.exclude=[green_share_5000m]"),
          r"^indicators\.exclude names unknown indicator\(s\) green_share_5000m; expected names from "
          r"in/catalog\.yaml\.$"),
+    Case("override-path-unquoted", "config", "lbm-experiment", "a path with a comma, brackets and an accent, unquoted",
+         _args("data.cells=in/Zoë, 2024 [v2].csv"),
+         r"^override data\.cells=in/Zoë, 2024 \[v2\]\.csv: the path holds ' ', ',', '\[', '\]', 'ë', which Hydra's "
+         r"override grammar does not take unquoted; quote the value inside the override, e\.g\. "
+         r"'data\.cells=\"in/Zoë, 2024 \[v2\]\.csv\"' in a shell"),
     Case("override-export-dir-is-file", "config", "lbm-experiment", "export.dir points at an existing file",
          _args("export.dir=in/cells.csv"),
          r"^config: export\.dir='in/cells\.csv' is not valid; expected a directory path, not an existing file"),
@@ -812,8 +847,10 @@ def markdown(outcomes: dict[str, Outcome]) -> str:
         "For every error: the exit code is not 0 (2 for our own errors and usage errors, 1 for Hydra's",
         "override errors), no Python traceback is printed, and nothing is written at the output path",
         "(`out/` is not created; an existing model or score file is left byte-for-byte as it was).",
-        "Rows are 1-based data rows, the header not counted. The one warning case (an unknown cells",
-        "column) is accepted and the model is written.",
+        "Rows are 1-based data rows, the header not counted. The two warning cases (an unknown cells",
+        "column, an unknown survey column) are accepted and the model is written. Degenerate designs (one",
+        "response level, a handful of respondents, one buurt, overflowing weights, copied indicators, a base",
+        "year without households) are refused before the fit, so nothing is written either.",
         "",
         "| case | input | command | what is wrong | exit | message |",
         "| --- | --- | --- | --- | --- | --- |",

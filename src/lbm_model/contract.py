@@ -97,7 +97,13 @@ def _encoding_error(path: Path, exc: UnicodeDecodeError) -> ContractError:
     """Name the data row and column of the first byte that is not UTF-8."""
     import csv
 
-    lines = path.read_bytes().splitlines()
+    raw = path.read_bytes()
+    if raw.startswith(b"PAR1"):
+        return ContractError(f"{path}: cannot be read as CSV (it is a Parquet file; rename it to "
+                             f"{path.with_suffix('.parquet').name}).")
+    if b"\x00" in raw[:65536]:
+        return ContractError(f"{path}: cannot be read as CSV (binary content, not text); expected a UTF-8 CSV file.")
+    lines = raw.splitlines()
     header = next(csv.reader([lines[0].decode("utf-8-sig", errors="replace")]), []) if lines else []
     for number, line in enumerate(lines):
         try:
@@ -347,7 +353,7 @@ def _refuse_unlocated(survey: pd.DataFrame, cells: pd.DataFrame, unlocated: np.n
     causes = [(why, fix) for why, fix, norm in (
         ("surrounding whitespace", "trim the ids", str.strip),
         ("letter case", "write the ids as in the cells table", str.casefold),
-        ("leading zeros", "keep the ids as text (a spreadsheet or integer column drops leading zeros)",
+        ("leading zeros", "keep the ids as text; a spreadsheet or integer column drops leading zeros",
          lambda v: v.strip().lstrip("0")),
         ("a number format (e.g. 123.0 for 123)", "store the ids as text", lambda v: v.strip().removesuffix(".0")))
         if (lambda mapped: wrong.map(norm).isin(mapped).any())({norm(i) for i in ids})]

@@ -61,7 +61,7 @@ def capture_warnings(func, *args, **kwargs):
 # takes unquoted (https://hydra.cc/docs/advanced/override_grammar/basic/).
 PATH_OVERRIDES = ("data.cells", "data.survey", "data.catalog", "data.dir", "export.dir", "tracking.artifact_dir",
                   "hydra.run.dir")
-_PLAIN_VALUE = re.compile(r"[A-Za-z0-9_/.\-+:~%@$]*")
+_PLAIN_VALUE = re.compile(r"[A-Za-z0-9_/.\-+:~%@$?]*")
 
 
 def unquoted_path_override(args: list[str]) -> str | None:
