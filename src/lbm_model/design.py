@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from lbm_model.errors import LbmError
+from lbm_model.errors import ContractError
 
 # Respondents per estimated coefficient below which weights are not estimated but guessed.
 MIN_RESPONDENTS_PER_PARAMETER = 5
@@ -25,8 +25,8 @@ MAX_WEIGHT_RATIO = 1e12
 SINGULAR = 1e-10
 
 
-class DesignError(LbmError):
-    """The inputs follow the contract but give an estimation design no model can be fitted on."""
+class DesignError(ContractError):
+    """Inputs that pass the per-column contract but give an estimation design no model can be fitted on."""
 
 
 def check_weights(weights: np.ndarray, file: str) -> None:

@@ -161,15 +161,16 @@ def frozen_content(fitted: FittedModel, inputs: Inputs, rule: ThresholdRule, thr
 
 
 def freeze(fitted: FittedModel, inputs: Inputs, rule: ThresholdRule, export_dir: str | Path, *, model_version: str,
-           seed: int, provenance: dict, thresholds: np.ndarray | None = None, audit: Audit | None = None
-           ) -> tuple[Path, dict]:
+           seed: int, provenance: dict, thresholds: np.ndarray | None = None, audit: Audit | None = None,
+           publish: bool = True) -> tuple[Path, dict]:
     """Build the frozen content and publish ``export_dir/model.json`` together with its audit.
 
     ``thresholds`` are the class thresholds (fixed here from the base year when not given);
     ``audit`` is a staged audit (``audit.run_audit``): the content records its sha256, and its
     audit.json and evidence are moved into ``export_dir`` right before model.json. The sealed
     bytes are made first, so invalid content (a NaN anywhere) writes nothing; the previous
-    evidence is deleted only after model.json is in place.
+    evidence is deleted only after model.json is in place. With ``publish=False`` the sealed
+    model.json stays in the audit's staging directory (returned) until ``audit.publish(export_dir)``.
     """
     if thresholds is None:
         thresholds = class_thresholds(fitted, inputs.cells, rule)
@@ -179,7 +180,5 @@ def freeze(fitted: FittedModel, inputs: Inputs, rule: ThresholdRule, export_dir:
     data = frozen_bytes(content, provenance)
     if audit is None:
         return write_bytes_atomic(Path(export_dir) / MODEL_FILE, data), content
-    previous = audit.commit(export_dir)
-    path = write_bytes_atomic(Path(export_dir) / MODEL_FILE, data)
-    audit.discard(previous)
-    return path, content
+    staged = audit.stage_model(data)
+    return (audit.publish(export_dir) if publish else staged), content
