@@ -79,32 +79,36 @@ def suppression_pattern(households: Mapping[str, pd.Series], parents: Mapping[st
     ``households`` maps each level to households per code; ``parents`` maps a child level to the
     parent code of each child code (from :func:`nesting`).
     """
-    state = {level: pd.Series(np.where(hh.to_numpy() < minimum, PRIMARY, PUBLISHED), index=hh.index, dtype=object)
-             for level, hh in households.items()}
-    if not complementary:
-        return state
-    children = {child: parents[child].groupby(parents[child], sort=True).groups for child, _ in NESTING}
-    changed = True
-    while changed:
-        changed = False
-        for child, parent in NESTING:
-            hh_child, hidden = households[child], state[child]
-            for code, members in children[child].items():
-                members = sorted(members, key=lambda c: (hh_child[c], str(c)))
-                holding = [c for c in members if hh_child[c] > 0]
-                hidden_holding = [c for c in holding if hidden[c]]
-                shown_holding = [c for c in holding if not hidden[c]]
-                parent_hidden = bool(state[parent][code])
-                if not parent_hidden and len(hidden_holding) == 1:
-                    if shown_holding:
-                        hidden[shown_holding[0]] = COMPLEMENTARY
-                    else:
-                        state[parent][code] = COMPLEMENTARY
-                    changed = True
-                elif parent_hidden and households[parent][code] > 0 and not hidden_holding:
-                    hidden[shown_holding[0]] = COMPLEMENTARY
-                    changed = True
-    return state
+    hh = {level: dict(zip(series.index, series.to_numpy().tolist())) for level, series in households.items()}
+    state = {level: {code: PRIMARY if n < minimum else PUBLISHED for code, n in counts.items()}
+             for level, counts in hh.items()}
+    if complementary:
+        groups = {child: {parent: sorted(members, key=lambda c: (hh[child][c], str(c)))
+                          for parent, members in parents[child].groupby(parents[child], sort=True).groups.items()}
+                  for child, _ in NESTING}
+        while any([_complete_level(groups[child], hh[child], state[child], hh[parent], state[parent])
+                   for child, parent in NESTING]):
+            pass
+    return {level: pd.Series(codes, dtype=object).reindex(households[level].index) for level, codes in state.items()}
+
+
+def _complete_level(groups: dict, hh_child: dict, hidden: dict, hh_parent: dict, parent_state: dict) -> bool:
+    """One pass of the two rules over every parent and its children (sorted by households); True if anything changed."""
+    changed = False
+    for code, members in groups.items():
+        holding = [c for c in members if hh_child[c] > 0]
+        hidden_holding = [c for c in holding if hidden[c]]
+        shown_holding = [c for c in holding if not hidden[c]]
+        if not parent_state[code] and len(hidden_holding) == 1:
+            if shown_holding:
+                hidden[shown_holding[0]] = COMPLEMENTARY
+            else:
+                parent_state[code] = COMPLEMENTARY
+            changed = True
+        elif parent_state[code] and hh_parent[code] > 0 and not hidden_holding:
+            hidden[shown_holding[0]] = COMPLEMENTARY
+            changed = True
+    return changed
 
 
 def protect(frames: Mapping[str, pd.DataFrame], codes: pd.DataFrame, figures: list[str], minimum: int,
