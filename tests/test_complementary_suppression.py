@@ -233,3 +233,27 @@ def test_a_cross_validation_fold_below_the_respondent_minimum_publishes_no_score
     for row in result.details["folds"]:
         assert (row["log_loss"] is None and row["accuracy"] is None) == row["suppressed"]
     assert result.metrics["oos.r2"] == pytest.approx(first.metrics["oos.r2"])   # the pooled figure is unchanged
+
+
+@pytest.mark.slow   # the small world's fit and a score LISA
+def test_buurt_score_evidence_shows_only_the_buurten_the_area_tables_publish(small_check_context, tmp_path):
+    """The LISA table of buurt scores would otherwise give a complementary-suppressed buurt's score away."""
+    from lbm_model.checks.context import CheckContext
+    from lbm_model.checks.spatial import score_autocorrelation
+
+    ctx = small_check_context
+    cells = ctx.inputs.cells
+    base = cells[cells["year"] == ctx.base_year]
+    households = base.groupby("buurt_code")["households"].sum()
+    scores = base[["year", "buurt_code", "wijk_code", "gemeente_code", "households"]].assign(
+        score=0.0, **{d: 0.0 for d in ("fys", "won", "vrz", "soc", "onv")}, **{"class": 1})
+    table = aggregate_all(scores, ("buurt",), 10)["buurt"]
+    complementary = set(table.loc[table["suppression"] == "complementary", "buurt_code"])
+    assert complementary, "the small world should need complementary suppression in the base year"
+    assert all(households[c] >= 10 for c in complementary)
+    spatial = dataclasses.replace(ctx.config.spatial, score_levels=["buurt"], score_permutations=9, lisa_permutations=9)
+    config = dataclasses.replace(ctx.config, spatial=spatial)
+    score_autocorrelation(CheckContext(ctx.inputs, ctx.fitted, ctx.thresholds, ctx.base_year, config, tmp_path))
+    lisa = pd.read_csv(tmp_path / "evidence/score_autocorrelation/lisa_scores_buurt.csv")
+    assert set(lisa["buurt_code"]) == set(table.loc[~table["suppressed"] & (table["households"] > 0), "buurt_code"])
+    assert not complementary & set(lisa["buurt_code"])

@@ -33,6 +33,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from lbm_model.dimensions import AREA_LEVELS
 from lbm_model.errors import ContractError, LbmError
 
 DEFAULT_MIN_HOUSEHOLDS = 10      # primer, section 3
@@ -153,3 +154,12 @@ def hidden_parts(counts: np.ndarray, minimum: int) -> np.ndarray:
         if len(shown):
             hidden[shown[np.argmin(counts[shown])]] = True
     return hidden
+
+
+def published_areas(cells: pd.DataFrame, year: int, level: str, minimum: int) -> set[str]:
+    """Codes of ``level`` whose figures the area tables of ``year`` publish (after primary and
+    complementary suppression), for other outputs that show area figures of the same cells."""
+    in_year = cells[cells["year"] == year]
+    households = {lvl: in_year.groupby(f"{lvl}_code", sort=True)["households"].sum() for lvl in AREA_LEVELS}
+    pattern = suppression_pattern(households, nesting(in_year), minimum)[level]
+    return set(pattern.index[pattern == PUBLISHED])
