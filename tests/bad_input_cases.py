@@ -345,7 +345,7 @@ CASES: list[Case] = [
          rf"^{SURVEY}: column 'weight': missing, NaN or infinite values in 1 row \(row 8\)"),
     Case("survey-unknown-cell", "survey", "lbm-experiment", "a respondent in a cell_id the cells table lacks",
          _mutate("survey", lambda f: _set(f, 3, "cell_id", "E9999N9999")),
-         rf"^{SURVEY}: column 'cell_id\+year': respondents whose cell_id has no cell in that year in 1 row "
+         rf"^{SURVEY}: column 'cell_id\+year': respondents whose cell_id \('E9999N9999'\) has no cell in that year in 1 row "
          r"\(row 4\); expected a cell_id present in the cells table for the same year\.$"),
     Case("survey-year-without-cells", "survey", "lbm-experiment", "a respondent in a year without cells",
          _mutate("survey", lambda f: _set(f, 7, "year", 2016)),
@@ -353,12 +353,12 @@ CASES: list[Case] = [
          r"expected survey years the cells table covers"),
     Case("survey-cell-id-leading-zeros", "survey", "lbm-experiment", "cell ids that lost their leading zeros",
          lambda ws: _leading_zero_ids(ws),
-         rf"^{SURVEY}: column 'cell_id\+year': respondents whose cell_id has no cell in that year \(they differ from "
-         r"the cells' ids only by leading zeros: keep the ids as text; a spreadsheet"),
+         rf"^{SURVEY}: column 'cell_id\+year': respondents whose cell_id \('1', '10', '11' and more\) has no cell in "
+         r"that year \(they differ from the cells' ids only by leading zeros: keep the ids as text; a spreadsheet"),
     Case("survey-cell-id-whitespace", "survey", "lbm-experiment", "a cell id with a trailing space",
          _mutate("survey", lambda f: f.assign(cell_id=f["cell_id"].where(f.index != 2, f["cell_id"] + " "))),
-         rf"^{SURVEY}: column 'cell_id\+year': respondents whose cell_id has no cell in that year \(they differ from "
-         r"the cells' ids only by surrounding whitespace: trim the ids\) in 1 row \(row 3\)"),
+         rf"^{SURVEY}: column 'cell_id\+year': respondents whose cell_id \('E\d+N\d+ '\) has no cell in that year "
+         r"\(they differ from the cells' ids only by surrounding whitespace: trim the ids\) in 1 row \(row 3\)"),
     Case("survey-dutch-excel-csv", "survey", "lbm-experiment", "a survey saved by Excel with Dutch settings (; and 0,5)",
          _raw("survey", "survey.csv", lambda ws: ws.survey.to_csv(index=False, sep=";", decimal=",")),
          rf"^{SURVEY}: looks like an Excel CSV export with Dutch regional settings \(columns separated by ';', decimal "

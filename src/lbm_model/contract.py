@@ -255,17 +255,21 @@ def _warn_unknown_columns(cells: pd.DataFrame, catalog: Catalog, file: str) -> N
 
 def check_nesting(cells: pd.DataFrame, file: str) -> None:
     """Within a year, every buurt lies in one wijk and every buurt and wijk in one gemeente."""
+    year = cells["year"].to_numpy()
+    codes = {level: pd.factorize(cells[f"{level}_code"]) for level in ("buurt", "wijk", "gemeente")}
     for child, parent in (("buurt", "wijk"), ("buurt", "gemeente"), ("wijk", "gemeente")):
-        key, up = f"{child}_code", f"{parent}_code"
-        pairs = cells[["year", key, up]].drop_duplicates()
-        split = pairs[pairs.duplicated(["year", key], keep=False)]
+        pairs = pd.DataFrame({"year": year, "child": codes[child][0], "parent": codes[parent][0]}).drop_duplicates()
+        split = pairs[pairs.duplicated(["year", "child"], keep=False)]
         if len(split):
-            year, code = split.iloc[0][["year", key]]
-            conflict = split[(split["year"] == year) & (split[key] == code)][up].astype(str).tolist()
-            rows = _bad_rows(((cells["year"] == year) & (cells[key] == code)).to_numpy())
-            n = split[["year", key]].drop_duplicates().shape[0]
+            first_year, first = split.iloc[0][["year", "child"]]
+            code = codes[child][1][first]
+            conflict = sorted(str(codes[parent][1][i]) for i in split.loc[(split["year"] == first_year)
+                                                                          & (split["child"] == first), "parent"])
+            rows = _bad_rows((year == first_year) & (codes[child][0] == first))
+            n = len(split[["year", "child"]].drop_duplicates())
+            key, up = f"{child}_code", f"{parent}_code"
             raise ContractError(f"{file}: columns '{key}'+'{up}': {child} {code} lies in {len(conflict)} {parent} codes "
-                                f"({', '.join(sorted(conflict))}) in {year}, {describe_rows(rows)}"
+                                f"({', '.join(conflict)}) in {first_year}, {describe_rows(rows)}"
                                 + (f"; {n - 1} more {child} code(s) conflict" if n > 1 else "")
                                 + f"; expected each {child} inside exactly one {parent} per year (the codes must nest).")
 
@@ -357,8 +361,11 @@ def _refuse_unlocated(survey: pd.DataFrame, cells: pd.DataFrame, unlocated: np.n
          lambda v: v.strip().lstrip("0")),
         ("a number format (e.g. 123.0 for 123)", "store the ids as text", lambda v: v.strip().removesuffix(".0")))
         if (lambda mapped: wrong.map(norm).isin(mapped).any())({norm(i) for i in ids})]
+    shown = sorted(set(wrong))[:3]
+    values = f" ({', '.join(repr(v) for v in shown)}{' and more' if wrong.nunique() > 3 else ''})"
     cause = f" (they differ from the cells' ids only by {causes[0][0]}: {causes[0][1]})" if causes else ""
-    raise rows_error(file, "cell_id+year", _bad_rows(unlocated), f"respondents whose cell_id has no cell in that year{cause}",
+    raise rows_error(file, "cell_id+year", _bad_rows(unlocated),
+                     f"respondents whose cell_id{values} has no cell in that year{cause}",
                      "a cell_id present in the cells table for the same year")
 
 
