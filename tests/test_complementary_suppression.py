@@ -27,10 +27,6 @@ CLASSES = [f"households_class_{c}" for c in range(1, 10)]
 NEST = (("buurt", "wijk"), ("wijk", "gemeente"))
 
 
-def _key(level: str, code: str) -> tuple[str, str]:
-    return level, str(code)
-
-
 def differencing_attack(tables: dict[str, pd.DataFrame], codes: pd.DataFrame, year: int, figure: str) -> dict:
     """Every hidden value of ``figure`` the published tables determine: {(level, code): value}.
 
