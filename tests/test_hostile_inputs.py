@@ -175,3 +175,7 @@ def test_a_lower_household_minimum_needs_and_records_a_reason(tiny_frozen, tmp_p
     assert "below the primer's 10" in done.stderr
     table = pd.read_csv(tmp_path / "b_buurt.csv")
     assert (table["min_households"] == 5).all() and (table["unsafe_disclosure"] == "internal check of small buurten").all()
+    idle = subprocess.run(base + ["--out", str(tmp_path / "c.csv"), "--unsafe-disclosure", "no effect"],
+                          capture_output=True, text=True, timeout=300)
+    assert idle.returncode == 0 and "--unsafe-disclosure is ignored: --min-households 10" in idle.stderr
+    assert "unsafe_disclosure" not in pd.read_csv(tmp_path / "c_buurt.csv").columns

@@ -107,6 +107,9 @@ def score(
             console.print(f"[yellow]warning[/] --min-households {min_households} is below the primer's "
                           f"{DEFAULT_MIN_HOUSEHOLDS} (--unsafe-disclosure {escape(repr(unsafe_disclosure))}; recorded "
                           "in the area tables).", highlight=False, soft_wrap=True)
+        elif unsafe_disclosure is not None:
+            console.print(f"[yellow]warning[/] --unsafe-disclosure is ignored: --min-households {min_households} is "
+                          f"not below the primer's {DEFAULT_MIN_HOUSEHOLDS}.", highlight=False, soft_wrap=True)
         reason = unsafe_disclosure if min_households < DEFAULT_MIN_HOUSEHOLDS else None
         area_frames = {lvl: _record_minimum(frame, min_households, reason)
                        for lvl, frame in (aggregate_all(scored, levels, min_households).items() if levels else ())}
