@@ -6,7 +6,9 @@ A recalibration calls, in this order (experiment.py)::
     fitted = fit_model(...)                          # recalibrate.py
     thresholds = class_thresholds(...)               # the classes are fixed first
     audit = run_audit(AuditInputs(...), gate_result) # every check in checks.run, staged
-    freeze(..., audit=audit)                         # commits audit.json + evidence, then model.json
+    freeze(..., audit=audit, publish=False)          # stages the sealed model.json beside the audit
+    (MLflow logging from the staging directory)
+    audit.publish(export_dir)                        # evidence/, audit.json, then model.json move into place
 
 ``run_audit`` writes the evidence and ``audit.json`` into a hidden staging directory in the
 export directory; :meth:`Audit.commit` moves them into place right before model.json is
@@ -91,6 +93,25 @@ class Audit:
             os.replace(staged_evidence, export_dir / EVIDENCE_DIR)
         os.replace(self.staging / AUDIT_FILE, export_dir / AUDIT_FILE)
         return previous
+
+    def stage_model(self, data: bytes) -> Path:
+        """Write the sealed model.json into the staging directory, beside the staged audit."""
+        return write_bytes_atomic(self.staging / MODEL_FILE, data)
+
+    def publish(self, export_dir: str | Path) -> Path:
+        """Move the staged evidence/, audit.json and model.json (model.json last) into ``export_dir``.
+
+        Until this call nothing in ``export_dir`` has changed, so a run that fails or is killed
+        earlier (during the checks, freezing or MLflow logging) leaves the previous model, audit
+        and evidence byte-for-byte; the previous evidence is removed only after model.json is in place.
+        """
+        if not (self.staging / MODEL_FILE).is_file():
+            raise LbmError("internal: publish() before stage_model(); nothing was published.")
+        previous = self.commit(export_dir)
+        target = Path(export_dir) / MODEL_FILE
+        os.replace(self.staging / MODEL_FILE, target)
+        self.discard(previous)
+        return target
 
     def discard(self, previous: Path | None = None) -> None:
         """Remove the staging directory (and the previous evidence, after a commit)."""

@@ -267,6 +267,9 @@ def compose_checks(source: str | Path) -> DictConfig:
                 raise ConfigError(f"{path}: a checks configuration must be a .yaml file (Hydra reads .yaml only).")
             if not path.is_file():
                 raise ConfigError(f"{path}: checks configuration not found.")
+            from lbm_model.contract import load_yaml_bounded
+
+            load_yaml_bounded(path)     # an alias bomb is refused before Hydra expands it
             package_options = f"hydra.searchpath=[file://{CONF_DIR / 'checks'}]"    # so `defaults: [default]` works
             with initialize_config_dir(config_dir=str(path.parent.resolve()), version_base=VERSION_BASE):
                 return compose(config_name=path.stem, overrides=[package_options])

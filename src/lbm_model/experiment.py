@@ -93,14 +93,45 @@ def build_estimator(model: ModelConfig):
                        "see lbm_model/conf/model/ for the accepted fields.") from None
 
 
+def log_tracked_run(cfg: LbmConfig, resolved: dict, inputs, fitted, content: dict, staged: Path, audit,
+                    sweep: dict[str, str]) -> str | None:
+    """Log the run to MLflow from the staging directory (model, audit, evidence); returns the registered version.
+
+    A store or artifact location that fails here is an LbmError: the run is marked FAILED and nothing
+    is published in export.dir.
+    """
+    from mlflow.exceptions import MlflowException
+
+    from lbm_model.audit import log_audit
+    from lbm_model.registry import log_scoring_model
+    from lbm_model.tracking import (log_description, log_inputs, log_recalibration, log_rerun_record, rerun_record,
+                                    store_lock)
+
+    try:
+        fit_metrics = {**fitted.results.fit_stats.metrics(), "judgement_scale": fitted.results.judgement_scale}
+        log_recalibration(resolved, fit_metrics, weights_table(content), staged,
+                          {"input_fingerprint": inputs.fingerprint, "model_version": cfg.export.model_version,
+                           "estimator": content["estimator"]["family"], **sweep})
+        log_rerun_record(rerun_record(resolved, inputs.paths, inputs.sha256, content["code_version"],
+                                      sha256_text(canonical_json(content))))
+        log_audit(audit, audit.staging)
+        log_inputs(inputs.paths, inputs.sha256)
+        log_description(content)
+        with store_lock(cfg.tracking.uri):       # concurrent runs register one after another
+            return log_scoring_model(staged, inputs.cells, cfg.tracking.registered_model)
+    except (OSError, MlflowException) as exc:
+        raise LbmError(f"tracking: logging the run to {cfg.tracking.uri} (artifacts in {cfg.tracking.artifact_dir}) "
+                       f"failed ({type(exc).__name__}: {' '.join(str(exc).split())[:300]}); the run is marked FAILED and "
+                       f"nothing was published in {cfg.export.dir}. Fix the store or set tracking.enabled=false.") from None
+
+
 def run_experiment(cfg: LbmConfig, resolved: dict | None = None) -> Path:
     """Everything ``lbm-experiment`` does, step by step; returns the export directory."""
-    from lbm_model.audit import enforce_fail_on, gate, log_audit, run_audit
+    from lbm_model.audit import enforce_fail_on, gate, run_audit
     from lbm_model.checks.report import print_verdicts
     from lbm_model.recalibrate import class_thresholds, fit_model, freeze, select_indicators
     from lbm_model.report import write_run_report
-    from lbm_model.tracking import (log_description, log_inputs, log_recalibration, log_report, log_rerun_record,
-                                    rerun_record, store_lock, sweep_tags, tracked_run)
+    from lbm_model.tracking import log_report, sweep_tags, tracked_run
 
     started = time.perf_counter()
     resolved = resolved if resolved is not None else plain(OmegaConf.structured(cfg))
@@ -134,31 +165,23 @@ def run_experiment(cfg: LbmConfig, resolved: dict | None = None) -> Path:
         provenance = {"created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                       "mlflow_run_id": run.info.run_id if run else None, "input_paths": inputs.paths,
                       "command": " ".join(sys.argv)}
-        try:
-            model_path, content = freeze(fitted, inputs, rule, export_dir, model_version=cfg.export.model_version,
-                                         seed=cfg.seed, provenance=provenance, thresholds=thresholds, audit=audit)
+        try:   # model, audit and evidence are staged; they replace the previous ones only after the logging
+            staged, content = freeze(fitted, inputs, rule, export_dir, model_version=cfg.export.model_version,
+                                     seed=cfg.seed, provenance=provenance, thresholds=thresholds, audit=audit,
+                                     publish=False)
+            if run:
+                version = log_tracked_run(cfg, resolved, inputs, fitted, content, staged, audit, sweep)
+                if version:
+                    say("registered", f"{cfg.tracking.registered_model} version {version} (run {run.info.run_id}); "
+                                      f"promote it with: lbm promote {run.info.run_id} --alias champion")
+            model_path = audit.publish(export_dir)
         finally:
             audit.discard()
         fit_metrics = {**fitted.results.fit_stats.metrics(), "judgement_scale": fitted.results.judgement_scale}
-        write_run_summary(export_dir, fit_metrics, audit, content)
+        write_run_summary(export_dir, fit_metrics, audit, content)     # derived from the published model
         report = write_run_report(export_dir)
         if run:
-            log_recalibration(resolved, fit_metrics, weights_table(content), model_path,
-                              {"input_fingerprint": inputs.fingerprint, "model_version": cfg.export.model_version,
-                               "estimator": content["estimator"]["family"], **sweep})
-            log_rerun_record(rerun_record(resolved, inputs.paths, inputs.sha256, content["code_version"],
-                                          sha256_text(canonical_json(content))))
-            log_audit(audit, export_dir)
-            log_inputs(inputs.paths, inputs.sha256)
-            log_description(content)
             log_report(report)
-            from lbm_model.registry import log_scoring_model
-
-            with store_lock(cfg.tracking.uri):       # concurrent runs register one after another
-                version = log_scoring_model(model_path, inputs.cells, cfg.tracking.registered_model)
-            if version:
-                say("registered", f"{cfg.tracking.registered_model} version {version} (run {run.info.run_id}); promote "
-                                  f"it with: lbm promote {run.info.run_id} --alias champion")
     say("frozen", f"{model_path} ({len(indicators)} indicators, {time.perf_counter() - started:.1f} s)", "bold green")
     print_verdicts(console, audit.results)
     say("audit", f"{export_dir / 'audit.json'} (sha256 {audit.sha256[:12]}), evidence in {export_dir / 'evidence'}")
@@ -179,6 +202,12 @@ def _main(cfg: DictConfig) -> None:
 
 def main() -> None:
     """Console entry point."""
+    from lbm_model.inputs import unquoted_path_override
+
+    problem = unquoted_path_override(sys.argv[1:])
+    if problem:
+        say("error", problem, "bold red")
+        sys.exit(2)
     _main()
 
 

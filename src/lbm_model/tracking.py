@@ -146,10 +146,19 @@ def tracked_run(enabled: bool, uri: str, artifact_dir: str, experiment: str, run
         raise _tracking_error(uri, exc) from None
     try:
         yield run
-    except BaseException:
+    except BaseException as exc:
+        with_retries(lambda: mlflow.set_tag("error", failure_text(exc)), "record the error")
         with_retries(lambda: mlflow.end_run(status="FAILED"), "end the run")
         raise
     with_retries(lambda: mlflow.end_run(status="FINISHED"), "end the run")
+
+
+def failure_text(exc: BaseException) -> str:
+    """What a FAILED run records: our errors' own message (rows by number, never respondent ids), else the type."""
+    from lbm_model.errors import LbmError
+
+    text = f"{type(exc).__name__}: {exc}" if isinstance(exc, LbmError) else type(exc).__name__
+    return text[:5000]
 
 
 def package_versions() -> dict[str, str | None]:
