@@ -369,6 +369,45 @@ def report(
     console.print(f"[bold]report[/] {escape(str(path))}", highlight=False, soft_wrap=True)
 
 
+@app.command()
+def compare(
+    old: Annotated[Path, typer.Argument(help="The current frozen model (directory or model.json).")],
+    new: Annotated[Path, typer.Argument(help="The candidate frozen model (directory or model.json).")],
+    cells: Annotated[Path, typer.Option(help="Cells table (Parquet or CSV) both models score.")],
+    out: Annotated[Path, typer.Option(help="Directory for transitions*.csv, shares.csv, movers_*.csv, "
+                                           "dimension_shifts.csv, summary.json and report.html.")],
+    year: Annotated[Optional[int], typer.Option(help="The year to compare. Default: the latest year in the cells.")] = None,
+    movers: Annotated[int, typer.Option(help="How many of the largest risers and fallers per area level.")] = 20,
+) -> None:
+    """What replacing OLD by NEW changes: class transitions in households (cells, buurten, wijken, gemeenten),
+    households per class, the largest movers and the dimension that drove them, shifts per dimension."""
+    from lbm_model.compare import compare_models
+    from lbm_model.contract import read_table
+    from lbm_model.frozen import read_frozen_model
+    from lbm_model.report.compare import write_comparison
+
+    try:
+        if out.exists() and not out.is_dir():
+            raise LbmError(f"{out}: is a file; expected a directory for the comparison. Nothing was written.")
+        if movers < 1:
+            raise LbmError(f"--movers {movers}: expected a whole number >= 1.")
+        documents = read_frozen_model(old), read_frozen_model(new)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            table = read_table(cells)
+            chosen = int(year if year is not None else table["year"].max())
+            comparison = compare_models(*documents, table, chosen, file=str(cells), n_movers=movers)
+        _show_warnings(caught)
+        write_comparison(comparison, out)
+    except LbmError as exc:
+        _fail(exc)
+    cell = comparison.levels["cell"]
+    console.print(f"[bold green]compared[/] {escape(comparison.old_version)} -> {escape(comparison.new_version)} in "
+                  f"{chosen}: {100 * cell.share_changed:.1f}% of {cell.total_households:,.0f} households change class, "
+                  f"score correlation {cell.score_correlation:.4f}; report {escape(str(out / 'report.html'))}",
+                  highlight=False, soft_wrap=True)
+
+
 def main() -> None:
     """Console entry point."""
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")   # no download bars between our lines

@@ -1,8 +1,11 @@
-"""What replacing one frozen model by another changes for households: class transitions.
+"""What replacing one frozen model by another changes for households and areas.
 
-Both models score the same cells of one year; the transition matrix counts households by old
-class (rows 1..9) and new class (columns 1..9). Promotion gates (registry.py) read the share of
-households that change class; version comparison reports build on the same numbers.
+Both models score the same cells of one year; a transition matrix counts households by old class
+(rows 1..9) and new class (columns 1..9). Promotion gates (registry.py) read the share of
+households that change class; ``lbm compare`` (:func:`compare_models`) adds the same matrix for
+published buurten, wijken and gemeenten (area classes from the area scores, areas suppressed as
+``lbm score`` suppresses them), households per class under each model, the largest movers among
+published areas with the dimension that drove the move, and the shift of each dimension.
 """
 
 from __future__ import annotations
@@ -12,8 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from lbm_model.classes import N_CLASSES
-from lbm_model.scoring import CompiledScorer, score_cells, select_years
+from lbm_model.classes import CLASS_LABELS, N_CLASSES, assign_classes
+from lbm_model.dimensions import AREA_LEVELS, DIMENSION_KEYS
+from lbm_model.scoring import DEFAULT_MIN_HOUSEHOLDS, CompiledScorer, aggregate_all, score_cells, select_years
 
 
 @dataclass(frozen=True, eq=False)
@@ -39,15 +43,103 @@ class ClassTransitions:
         return pd.DataFrame(self.households, index=pd.Index(labels, name="old"), columns=labels)
 
 
+def transitions(year: int, old_class: np.ndarray, new_class: np.ndarray, households: np.ndarray,
+                old_score: np.ndarray, new_score: np.ndarray) -> ClassTransitions:
+    """Households by (old, new) class, and the correlation of the scores of units with households."""
+    households = np.asarray(households, float)
+    index = (np.asarray(old_class) - 1) * N_CLASSES + (np.asarray(new_class) - 1)
+    matrix = np.bincount(index, weights=households, minlength=N_CLASSES * N_CLASSES).reshape(N_CLASSES, N_CLASSES)
+    weighted = households > 0
+    correlation = float(np.corrcoef(np.asarray(old_score)[weighted], np.asarray(new_score)[weighted])[0, 1]) \
+        if weighted.sum() > 1 else float("nan")
+    return ClassTransitions(int(year), matrix, correlation)
+
+
 def class_transitions(old: CompiledScorer, new: CompiledScorer, cells: pd.DataFrame, year: int,
                       file: str = "cells") -> ClassTransitions:
     """Score ``cells`` of ``year`` with both models and count households per (old, new) class."""
     cells = select_years(cells, [year], file)
     before, after = score_cells(old, cells, file), score_cells(new, cells, file)
+    return transitions(year, before["class"].to_numpy(), after["class"].to_numpy(), before["households"].to_numpy(),
+                       before["score"].to_numpy(), after["score"].to_numpy())
+
+
+@dataclass(frozen=True, eq=False)
+class VersionComparison:
+    """Everything ``lbm compare`` reports about replacing ``old`` by ``new`` in one year."""
+
+    year: int
+    old_version: str
+    new_version: str
+    levels: dict[str, ClassTransitions]        # "cell" and each published area level
+    shares: pd.DataFrame                       # households and shares per class under each model (cells)
+    movers: dict[str, pd.DataFrame]            # per area level: the largest risers and fallers (published areas)
+    dimension_shifts: pd.DataFrame             # household-weighted mean of each dimension under each model
+
+    def summary(self) -> dict:
+        return {"year": self.year, "old_model": self.old_version, "new_model": self.new_version,
+                "levels": {level: {"units_weighted_by": "households", "households": t.total_households,
+                                   "share_changing_class": t.share_changed, "score_correlation": t.score_correlation}
+                           for level, t in self.levels.items()},
+                "shares": self.shares.to_dict(orient="records"),
+                "dimension_shifts": self.dimension_shifts.to_dict(orient="records")}
+
+
+def _area_frame(old_tables: dict, new_tables: dict, level: str, old: CompiledScorer, new: CompiledScorer) -> pd.DataFrame:
+    """Published areas of one level under both models (the suppression pattern depends on households only,
+    so it is the same under both), with each model's area class."""
+    key = f"{level}_code"
+    columns = [key, "households", "score", *DIMENSION_KEYS]
+    before = old_tables[level].loc[lambda t: ~t["suppressed"], columns]
+    after = new_tables[level].loc[lambda t: ~t["suppressed"], [key, "score", *DIMENSION_KEYS]]
+    merged = before.merge(after, on=key, suffixes=("_old", "_new"), validate="one_to_one")
+    merged["class_old"] = assign_classes(merged["score_old"].to_numpy(), old.thresholds)
+    merged["class_new"] = assign_classes(merged["score_new"].to_numpy(), new.thresholds)
+    return merged
+
+
+def largest_movers(areas: pd.DataFrame, level: str, n: int) -> pd.DataFrame:
+    """The ``n`` largest rises and ``n`` largest falls in area score, with the dimension that moved most in
+    the direction of the total change."""
+    change = areas["score_new"] - areas["score_old"]
+    dims = pd.DataFrame({d: areas[f"{d}_new"] - areas[f"{d}_old"] for d in DIMENSION_KEYS})
+    signed = dims.mul(np.sign(change), axis=0)
+    out = pd.DataFrame({f"{level}_code": areas[f"{level}_code"], "households": areas["households"],
+                        "score_old": areas["score_old"], "score_new": areas["score_new"], "change": change,
+                        "class_old": areas["class_old"], "class_new": areas["class_new"],
+                        "driving_dimension": signed.idxmax(axis=1)})
+    ordered = out.sort_values(["change", f"{level}_code"], kind="mergesort")
+    falls, rises = ordered.head(n), ordered[ordered["change"] > 0].tail(n).iloc[::-1]
+    return pd.concat([rises.assign(direction="rise"), falls[falls["change"] < 0].assign(direction="fall")],
+                     ignore_index=True)
+
+
+def compare_models(old_document: dict, new_document: dict, cells: pd.DataFrame, year: int, *, file: str = "cells",
+                   min_households: int = DEFAULT_MIN_HOUSEHOLDS, n_movers: int = 20) -> VersionComparison:
+    """Score ``cells`` of ``year`` with both frozen models and compare them at cell and area level."""
+    old, new = CompiledScorer.from_document(old_document), CompiledScorer.from_document(new_document)
+    cells = select_years(cells, [year], file)
+    before, after = score_cells(old, cells, file), score_cells(new, cells, file)
     households = before["households"].to_numpy(float)
-    index = (before["class"].to_numpy() - 1) * N_CLASSES + (after["class"].to_numpy() - 1)
-    matrix = np.bincount(index, weights=households, minlength=N_CLASSES * N_CLASSES).reshape(N_CLASSES, N_CLASSES)
-    weighted = households > 0
-    correlation = float(np.corrcoef(before["score"][weighted], after["score"][weighted])[0, 1]) if weighted.sum() > 1 \
-        else float("nan")
-    return ClassTransitions(int(year), matrix, correlation)
+    levels = {"cell": transitions(year, before["class"].to_numpy(), after["class"].to_numpy(), households,
+                                  before["score"].to_numpy(), after["score"].to_numpy())}
+    old_tables, new_tables = aggregate_all(before, min_households=min_households), aggregate_all(after, min_households=min_households)
+    movers = {}
+    for level in AREA_LEVELS:
+        areas = _area_frame(old_tables, new_tables, level, old, new)
+        levels[level] = transitions(year, areas["class_old"].to_numpy(), areas["class_new"].to_numpy(),
+                                    areas["households"].to_numpy(), areas["score_old"].to_numpy(),
+                                    areas["score_new"].to_numpy())
+        movers[level] = largest_movers(areas, level, n_movers)
+    cell_table = levels["cell"].households
+    shares = pd.DataFrame({"class": range(1, N_CLASSES + 1), "label": CLASS_LABELS,
+                           "households_old": cell_table.sum(axis=1), "households_new": cell_table.sum(axis=0)})
+    total = households.sum()
+    shares["share_old"], shares["share_new"] = shares["households_old"] / total, shares["households_new"] / total
+    dimension_shifts = pd.DataFrame({
+        "dimension": list(DIMENSION_KEYS),
+        "mean_old": [float(np.average(before[d], weights=households)) for d in DIMENSION_KEYS],
+        "mean_new": [float(np.average(after[d], weights=households)) for d in DIMENSION_KEYS]})
+    dimension_shifts["change"] = dimension_shifts["mean_new"] - dimension_shifts["mean_old"]
+    return VersionComparison(int(year), old_document["content"]["model_version"],
+                             new_document["content"]["model_version"], levels, shares, movers, dimension_shifts)

@@ -20,7 +20,7 @@ def file_data_uri(path: Path) -> str:
     return data_uri(Path(path).read_bytes())
 
 
-def _png(figure) -> bytes:
+def png_bytes(figure) -> bytes:
     import matplotlib.pyplot as plt
 
     buffer = io.BytesIO()
@@ -53,7 +53,7 @@ def weights_forest(indicators: list[dict], dimensions: dict[str, str]) -> bytes:
     axis.set_title("weight (judgement points per sd of the transformed indicator), 95% interval", fontsize=8)
     axis.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.06), ncol=2, frameon=False)
     axis.invert_yaxis()
-    return _png(figure)
+    return png_bytes(figure)
 
 
 def class_shares_bars(labels: list[str], shares: list[float], base_year: int) -> bytes:
@@ -71,4 +71,4 @@ def class_shares_bars(labels: list[str], shares: list[float], base_year: int) ->
     axis.set_title(f"classes 1-3: {100 * low:.1f}% (published 2020: {100 * PUBLISHED_2020['onvoldoende or lower (classes 1-3)']:.0f}%); "
                    f"classes 7-9: {100 * high:.1f}% (published 2020: {100 * PUBLISHED_2020['goed or better (classes 7-9)']:.0f}%)",
                    fontsize=8)
-    return _png(figure)
+    return png_bytes(figure)

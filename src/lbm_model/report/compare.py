@@ -1,0 +1,74 @@
+"""What ``lbm compare`` writes: transition tables, shares, movers, dimension shifts, summary.json and a
+self-contained report.html, all or nothing into one directory."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from lbm_model.compare import VersionComparison
+
+
+def transition_heatmap(table: np.ndarray, title: str) -> bytes:
+    """Households by old (rows) and new (columns) class, as a heatmap with the counts written in."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from lbm_model.report.figures import png_bytes
+
+    figure, axis = plt.subplots(figsize=(5.2, 4.4))
+    shown = np.log10(1 + table)
+    axis.imshow(shown, cmap="Blues")
+    for (i, j), value in np.ndenumerate(table):
+        if value > 0:
+            axis.text(j, i, f"{value:,.0f}", ha="center", va="center", fontsize=5,
+                      color="white" if shown[i, j] > 0.6 * shown.max() else "black")
+    axis.set_xticks(range(9), range(1, 10))
+    axis.set_yticks(range(9), range(1, 10))
+    axis.set_xlabel("class under the new model")
+    axis.set_ylabel("class under the old model")
+    axis.set_title(title, fontsize=8)
+    return png_bytes(figure)
+
+
+def comparison_files(comparison: VersionComparison) -> dict[str, str]:
+    """File name -> text of every output of a comparison (CSV tables, summary.json, report.html)."""
+    from jinja2 import Environment, PackageLoader, select_autoescape
+
+    from lbm_model.report.figures import data_uri
+
+    files = {}
+    for level, transitions in comparison.levels.items():
+        name = "transitions.csv" if level == "cell" else f"transitions_{level}.csv"
+        files[name] = transitions.table().round().astype("int64").to_csv(lineterminator="\n")   # whole households
+    files["shares.csv"] = comparison.shares.to_csv(index=False, lineterminator="\n")
+    files["dimension_shifts.csv"] = comparison.dimension_shifts.to_csv(index=False, lineterminator="\n")
+    for level, movers in comparison.movers.items():
+        files[f"movers_{level}.csv"] = movers.to_csv(index=False, lineterminator="\n")
+    summary = comparison.summary()
+    files["summary.json"] = json.dumps(summary, indent=2, sort_keys=True) + "\n"
+    environment = Environment(loader=PackageLoader("lbm_model.report", "templates"),
+                              autoescape=select_autoescape(["html", "j2"]), trim_blocks=True, lstrip_blocks=True)
+    heatmaps = {level: data_uri(transition_heatmap(t.households, f"{level}: households by class, {comparison.year}"))
+                for level, t in comparison.levels.items()}
+    files["report.html"] = environment.get_template("compare.html.j2").render(
+        summary=summary, heatmaps=heatmaps,
+        shares=comparison.shares.to_html(index=False, border=0, float_format=lambda v: f"{v:.4g}"),
+        shifts=comparison.dimension_shifts.to_html(index=False, border=0, float_format=lambda v: f"{v:.4f}"),
+        movers={level: m.to_html(index=False, border=0, float_format=lambda v: f"{v:.4f}")
+                for level, m in comparison.movers.items()})
+    return files
+
+
+def write_comparison(comparison: VersionComparison, out: str | Path) -> list[Path]:
+    """Write every output into ``out`` in one go (all files or none)."""
+    from lbm_model.atomic import write_many_atomic
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    return write_many_atomic([(out / name, (lambda text: lambda p: p.write_text(text, encoding="utf-8"))(text))
+                              for name, text in comparison_files(comparison).items()])

@@ -1,0 +1,97 @@
+"""lbm compare: what replacing one frozen model by another changes, checked against independent counts from
+`lbm score`'s own outputs, a model compared with itself, suppression, and the report in a browser."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from browser import render
+from conftest import BIN
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def models(small_inputs, fitted_ordinal, tmp_path_factory):
+    """The ordinal logit and least squares on the small world, frozen (no audit needed here)."""
+    from lbm_model.classes import ThresholdRule
+    from lbm_model.estimators import LeastSquares
+    from lbm_model.recalibrate import fit_model, freeze, select_indicators
+
+    tmp = tmp_path_factory.mktemp("compare")
+    rule = ThresholdRule(base_year=2020)
+    freeze(fitted_ordinal, small_inputs, rule, tmp / "old", model_version="old-ordinal", seed=0, provenance={})
+    ols = fit_model(small_inputs, LeastSquares(), select_indicators(small_inputs))
+    freeze(ols, small_inputs, rule, tmp / "new", model_version="new-ols", seed=0, provenance={})
+    return tmp
+
+
+def lbm(*argv: str) -> subprocess.CompletedProcess:
+    return subprocess.run([str(BIN / "lbm"), *argv], capture_output=True, text=True)
+
+
+def test_transitions_and_shares_equal_independent_counts_from_lbm_score(models, small_world):
+    cells = small_world / "cells.parquet"
+    done = lbm("compare", str(models / "old"), str(models / "new"), "--cells", str(cells), "--year", "2020",
+               "--out", str(models / "cmp"))
+    assert done.returncode == 0, done.stderr
+    for name in ("old", "new"):
+        scored = lbm("score", "--model", str(models / name), "--cells", str(cells), "--year", "2020",
+                     "--out", str(models / f"{name}.parquet"), "--aggregate", "buurt")
+        assert scored.returncode == 0, scored.stderr
+    old, new = (pd.read_parquet(models / f"{n}.parquet") for n in ("old", "new"))
+    households = pd.read_parquet(cells).query("year == 2020").set_index("cell_id")["households"]
+    weights = households.reindex(old["cell_id"]).to_numpy()
+    expected = np.zeros((9, 9))
+    np.add.at(expected, (old["class"].to_numpy() - 1, new["class"].to_numpy() - 1), weights)
+    table = pd.read_csv(models / "cmp" / "transitions.csv", index_col=0)
+    assert (table.to_numpy() == expected).all() and table.to_numpy().sum() == households.sum()
+
+    shares = pd.read_csv(models / "cmp" / "shares.csv")
+    assert (shares["households_new"].to_numpy() == np.bincount(new["class"] - 1, weights=weights, minlength=9)).all()
+    summary = json.loads((models / "cmp" / "summary.json").read_text())
+    changed = weights[old["class"].to_numpy() != new["class"].to_numpy()].sum() / weights.sum()
+    assert summary["levels"]["cell"]["share_changing_class"] == pytest.approx(changed, abs=1e-12)
+    assert 0 < changed < 0.5
+
+    published = pd.read_parquet(models / "old_buurt.parquet").query("~suppressed")
+    buurt_table = pd.read_csv(models / "cmp" / "transitions_buurt.csv", index_col=0)
+    assert buurt_table.to_numpy().sum() == published["households"].sum()
+    movers = pd.read_csv(models / "cmp" / "movers_buurt.csv", dtype={"buurt_code": str})
+    assert set(movers["buurt_code"]) <= set(published["buurt_code"])      # never a suppressed buurt
+    assert (movers.query("direction == 'rise'")["change"] > 0).all()
+    assert set(movers["driving_dimension"]) <= {"fys", "won", "vrz", "soc", "onv"}
+
+
+def test_a_model_compared_with_itself_changes_nothing(models, small_world):
+    done = lbm("compare", str(models / "old"), str(models / "old"), "--cells", str(small_world / "cells.parquet"),
+               "--out", str(models / "self"))
+    assert done.returncode == 0, done.stderr
+    for level in ("", "_buurt", "_wijk", "_gemeente"):
+        table = pd.read_csv(models / "self" / f"transitions{level}.csv", index_col=0).to_numpy()
+        assert (table == np.diag(np.diag(table))).all() and table.sum() > 0
+        if level:
+            assert pd.read_csv(models / "self" / f"movers{level}.csv").empty
+    summary = json.loads((models / "self" / "summary.json").read_text())
+    assert all(figures["share_changing_class"] == 0 for figures in summary["levels"].values())
+
+
+def test_the_comparison_report_renders_offline_in_chromium(models, tmp_path):
+    page = render(models / "cmp" / "report.html", tmp_path / "compare.png")
+    assert page.errors == [] and page.external_requests == []
+    assert len(page.images_loaded) == 4 and all(page.images_loaded)
+    assert not page.blank()
+
+
+def test_a_file_as_output_directory_is_refused_with_nothing_written(models, small_world, tmp_path):
+    target = tmp_path / "taken"
+    target.write_text("keep me")
+    done = lbm("compare", str(models / "old"), str(models / "new"), "--cells", str(small_world / "cells.parquet"),
+               "--out", str(target))
+    assert done.returncode == 2 and "is a file; expected a directory" in done.stderr and "Traceback" not in done.stderr
+    assert target.read_text() == "keep me"
