@@ -1,4 +1,4 @@
-"""The ``lbm`` command: world, score, verify, check, keygen, release.
+"""The ``lbm`` command: world, score, verify, check, keygen, release, robustness.
 
 Training-stack imports happen inside the commands that need them, so ``lbm score`` runs
 without statsmodels, scikit-learn, pymc, mlflow or hydra. User errors (LbmError) are
@@ -307,6 +307,34 @@ def rollback(
         _fail(exc)
     console.print(f"[bold green]rolled back[/] {escape(name)} '{escape(alias)}' -> version {restored} "
                   f"(version {replaced} is now 'previous')", highlight=False, soft_wrap=True)
+
+
+@app.command()
+def robustness(
+    models: Annotated[list[str], typer.Argument(help="Two or more frozen model directories or MLflow run ids.")],
+    out: Annotated[Path, typer.Option(help="Directory for weights.csv, rank_correlation.csv and robustness.json.")],
+    cells: Annotated[Optional[Path], typer.Option(help="Cells table to rank buurten on (default: the models' training cells).")] = None,
+    min_households: Annotated[int, typer.Option(help="Buurten with fewer households are left out of the ranks.")] = 10,
+    log: Annotated[bool, typer.Option(help="Log the table and its summary as an MLflow run.")] = False,
+    tracking_uri: Annotated[Optional[str], typer.Option(help="MLflow store (else MLFLOW_TRACKING_URI, else sqlite:///mlruns.db).")] = None,
+    experiment: Annotated[str, typer.Option(help="MLflow experiment for --log.")] = "lbm-robustness",
+) -> None:
+    """Weights of several models side by side (judgement points), spread, sign stability, buurt rank correlation."""
+    from lbm_model.audit import locate_model
+    from lbm_model.robustness import log_robustness
+    from lbm_model.robustness import robustness as compare_models
+
+    try:
+        uri = _tracking_uri(tracking_uri)
+        document = compare_models([locate_model(m, uri) for m in models], out, cells, min_households)
+        run_id = log_robustness(document, out, uri, experiment) if log else None
+    except LbmError as exc:
+        _fail(exc)
+    summary = document["summary"]
+    console.print(f"[bold green]robustness[/] {len(document['models'])} models, {summary['n_indicators']} indicators: "
+                  f"{summary['n_sign_unstable']} with an unstable sign, median spread {summary['median_spread']:.4f}, "
+                  f"lowest buurt rank correlation {summary['min_rank_correlation']:.3f}; written to {escape(str(out))}"
+                  + (f" (MLflow run {run_id})" if run_id else ""), highlight=False, soft_wrap=True)
 
 
 def main() -> None:
