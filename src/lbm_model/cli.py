@@ -1,4 +1,4 @@
-"""The ``lbm`` command: world, score, verify, check, keygen, release, robustness.
+"""The ``lbm`` command: world, score, verify, check, keygen, release, robustness, sensitivity.
 
 Training-stack imports happen inside the commands that need them, so ``lbm score`` runs
 without statsmodels, scikit-learn, pymc, mlflow or hydra. User errors (LbmError) are
@@ -335,6 +335,28 @@ def robustness(
                   f"{summary['n_sign_unstable']} with an unstable sign, median spread {summary['median_spread']:.4f}, "
                   f"lowest buurt rank correlation {summary['min_rank_correlation']:.3f}; written to {escape(str(out))}"
                   + (f" (MLflow run {run_id})" if run_id else ""), highlight=False, soft_wrap=True)
+
+
+@app.command()
+def sensitivity(
+    choices: Annotated[Path, typer.Argument(help="YAML: `choices: {override key: [alternatives]}` and optional `base: [overrides]`.")],
+    out: Annotated[Path, typer.Option(help="Directory for sensitivity.json and rank_intervals.png.")],
+    n_base: Annotated[int, typer.Option(help="Sobol' base sample size (a power of 2); runs = n_base x (choices + 2).")] = 8,
+    seed: Annotated[int, typer.Option(help="Seed of the Sobol' design and SALib's bootstrap intervals.")] = 0,
+) -> None:
+    """Global sensitivity of buurt and gemeente ranks and classes to modelling choices (SALib Sobol' indices)."""
+    from lbm_model.sensitivity import sensitivity as analyse
+
+    if n_base < 2 or n_base & (n_base - 1):
+        _fail(LbmError(f"--n-base {n_base}: expected a power of 2 (Sobol' sequences need one), e.g. 8 or 16."))
+    try:
+        document = analyse(choices, out, n_base=n_base, seed=seed)
+    except LbmError as exc:
+        _fail(exc)
+    rows = [f"{choice}: ST {values['ST']:.3f}" for choice, values in document["indices"]["buurt_mean_abs_rank_shift"].items()]
+    console.print(f"[bold green]sensitivity[/] {document['n_samples']} samples, {document['n_distinct_configurations']} "
+                  f"distinct configurations; buurt rank shift {'; '.join(rows)}; written to {escape(str(out))}",
+                  highlight=False, soft_wrap=True)
 
 
 def main() -> None:
