@@ -40,6 +40,7 @@ def planted_fit():
     return Multilevel().fit(X, y, groups=areas["buurt_code"].to_numpy(), areas=areas), beta
 
 
+@pytest.mark.slow  # one MixedLM fit on 15,000 planted respondents (about 10-30 s)
 def test_variance_components_recover_the_planted_ones_within_20_percent(planted_fit):
     fitted, _ = planted_fit
     components = fitted.results.extras.variance_components
@@ -48,6 +49,7 @@ def test_variance_components_recover_the_planted_ones_within_20_percent(planted_
     assert fitted.results.fit_stats.converged
 
 
+@pytest.mark.slow  # one MixedLM fit on 15,000 planted respondents (about 10-30 s)
 def test_fixed_effects_are_the_weights_and_predictions_leave_area_effects_out(planted_fit):
     fitted, beta = planted_fit
     np.testing.assert_allclose(fitted.results.weights.to_numpy(), beta, atol=0.03)
@@ -61,6 +63,7 @@ def test_fixed_effects_are_the_weights_and_predictions_leave_area_effects_out(pl
     assert 0.6 * 0.25 < effects["buurt"]["effect"].std() < 0.25
 
 
+@pytest.mark.slow  # one MixedLM fit on 15,000 planted respondents (about 10-30 s)
 def test_diagnostics_leave_out_areas_below_the_disclosure_minimum(planted_fit):
     fitted, _ = planted_fit
     found = fitted.results.extras.diagnostics(min_respondents=11)

@@ -69,9 +69,16 @@ def test_buurt_rank_correlation_is_spearman_of_household_weighted_scores(frozen_
 
 def test_the_command_writes_the_table_and_refuses_a_single_model(frozen_pair, tmp_path):
     dirs, _ = frozen_pair
-    done = subprocess.run([str(BIN / "lbm"), "robustness", str(dirs["ordinal"]), str(dirs["ols"]), "--out", str(tmp_path / "t")],
-                          capture_output=True, text=True)
+    done = subprocess.run([str(BIN / "lbm"), "robustness", str(dirs["ordinal"]), str(dirs["ols"]), "--out", str(tmp_path / "t"),
+                           "--log", "--tracking-uri", f"sqlite:///{tmp_path}/mlruns.db"], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+    import mlflow
+
+    client = mlflow.MlflowClient(f"sqlite:///{tmp_path}/mlruns.db")
+    run = client.search_runs([client.get_experiment_by_name("lbm-robustness").experiment_id])[0]
+    summary = json.loads((tmp_path / "t" / "robustness.json").read_text())["summary"]
+    assert run.data.metrics["robustness.min_rank_correlation"] == summary["min_rank_correlation"]
+    assert run.data.tags["lbm.kind"] == "robustness"
     assert "lowest buurt rank correlation" in done.stderr and (tmp_path / "t" / "robustness.json").is_file()
     alone = subprocess.run([str(BIN / "lbm"), "robustness", str(dirs["ordinal"]), "--out", str(tmp_path / "u")],
                            capture_output=True, text=True)

@@ -46,7 +46,8 @@ def test_a_choice_that_cannot_change_the_output_gets_no_index_and_the_estimator_
                "choices": {"export.model_version": ["first", "second"], "model": ["ordinal_logit", "ols"]}}
     path = tmp_path / "choices.yaml"
     path.write_text(yaml.safe_dump(choices))
-    done = subprocess.run([str(BIN / "lbm"), "sensitivity", str(path), "--out", str(tmp_path / "out"), "--n-base", "4"],
+    done = subprocess.run([str(BIN / "lbm"), "sensitivity", str(path), "--out", str(tmp_path / "out"), "--n-base", "4",
+                           "--log", "--tracking-uri", f"sqlite:///{tmp_path}/mlruns.db"],
                           capture_output=True, text=True, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     document = json.loads((tmp_path / "out" / "sensitivity.json").read_text())
@@ -59,6 +60,12 @@ def test_a_choice_that_cannot_change_the_output_gets_no_index_and_the_estimator_
     assert len(buurten) > 400 and all(b["rank_p05"] <= b["median_rank"] <= b["rank_p95"] for b in buurten)
     assert 0 < document["households_changing_class_share"]["p95"] < 1
     assert (tmp_path / "out" / "rank_intervals.png").stat().st_size > 1000
+    import mlflow
+
+    client = mlflow.MlflowClient(f"sqlite:///{tmp_path}/mlruns.db")
+    run = client.search_runs([client.get_experiment_by_name("lbm-sensitivity").experiment_id])[0]
+    assert run.data.metrics["sensitivity.buurt_mean_abs_rank_shift.model.ST"] == document["indices"][
+        "buurt_mean_abs_rank_shift"]["model"]["ST"]
 
 
 def test_a_choice_hydra_cannot_compose_is_a_clear_error(small_world, tmp_path):

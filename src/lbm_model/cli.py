@@ -343,20 +343,25 @@ def sensitivity(
     out: Annotated[Path, typer.Option(help="Directory for sensitivity.json and rank_intervals.png.")],
     n_base: Annotated[int, typer.Option(help="Sobol' base sample size (a power of 2); runs = n_base x (choices + 2).")] = 8,
     seed: Annotated[int, typer.Option(help="Seed of the Sobol' design and SALib's bootstrap intervals.")] = 0,
+    log: Annotated[bool, typer.Option(help="Log the indices and files as an MLflow run.")] = False,
+    tracking_uri: Annotated[Optional[str], typer.Option(help="MLflow store (else MLFLOW_TRACKING_URI, else sqlite:///mlruns.db).")] = None,
+    experiment: Annotated[str, typer.Option(help="MLflow experiment for --log.")] = "lbm-sensitivity",
 ) -> None:
     """Global sensitivity of buurt and gemeente ranks and classes to modelling choices (SALib Sobol' indices)."""
+    from lbm_model.sensitivity import log_sensitivity
     from lbm_model.sensitivity import sensitivity as analyse
 
     if n_base < 2 or n_base & (n_base - 1):
         _fail(LbmError(f"--n-base {n_base}: expected a power of 2 (Sobol' sequences need one), e.g. 8 or 16."))
     try:
         document = analyse(choices, out, n_base=n_base, seed=seed)
+        run_id = log_sensitivity(document, out, _tracking_uri(tracking_uri), experiment) if log else None
     except LbmError as exc:
         _fail(exc)
     rows = [f"{choice}: ST {values['ST']:.3f}" for choice, values in document["indices"]["buurt_mean_abs_rank_shift"].items()]
     console.print(f"[bold green]sensitivity[/] {document['n_samples']} samples, {document['n_distinct_configurations']} "
-                  f"distinct configurations; buurt rank shift {'; '.join(rows)}; written to {escape(str(out))}",
-                  highlight=False, soft_wrap=True)
+                  f"distinct configurations; buurt rank shift {'; '.join(rows)}; written to {escape(str(out))}"
+                  + (f" (MLflow run {run_id})" if run_id else ""), highlight=False, soft_wrap=True)
 
 
 def main() -> None:

@@ -143,14 +143,7 @@ def robustness(model_dirs: list[Path], out: Path, cells_path: Path | None = None
 
 def log_robustness(document: dict, out: Path, tracking_uri: str, experiment: str) -> str:
     """Log the summary as metrics and the three files as artifacts of a new MLflow run; returns its id."""
-    import mlflow
+    from lbm_model.analysis_log import log_analysis
 
-    mlflow.set_tracking_uri(tracking_uri)
-    mlflow.set_experiment(experiment)
-    with mlflow.start_run(run_name="robustness") as run:
-        mlflow.set_tag("lbm.kind", "robustness")
-        mlflow.log_param("models", ",".join(m["label"] for m in document["models"]))
-        mlflow.log_metrics({f"robustness.{k}": float(v) for k, v in document["summary"].items()})
-        for name in OUTPUT_FILES:
-            mlflow.log_artifact(str(Path(out) / name), artifact_path="robustness")
-        return run.info.run_id
+    return log_analysis("robustness", document["summary"], {"models": ",".join(m["label"] for m in document["models"])},
+                        out, OUTPUT_FILES, tracking_uri, experiment)

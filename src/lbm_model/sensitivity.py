@@ -190,6 +190,18 @@ def sensitivity(choices_path: str | Path, out: str | Path, n_base: int = 8, seed
     return document
 
 
+def log_sensitivity(document: dict, out: Path, tracking_uri: str, experiment: str) -> str:
+    """Log first-order and total indices (``sensitivity.<output>.<choice>.S1|ST``) and the files to MLflow."""
+    from lbm_model.analysis_log import log_analysis
+
+    metrics = {f"{output}.{choice}.{kind}": values[kind] for output, by_choice in document["indices"].items()
+               for choice, values in by_choice.items() for kind in ("S1", "ST")}
+    metrics["n_distinct_configurations"] = document["n_distinct_configurations"]
+    params = {"choices": ",".join(document["choices"]), "n_samples": str(document["n_samples"])}
+    return log_analysis("sensitivity", metrics, params, out, ("sensitivity.json", "rank_intervals.png"), tracking_uri,
+                        experiment)
+
+
 def _interval(values: list[float]) -> dict:
     v = np.asarray(values, float)
     return {"median": float(np.median(v)), "p05": float(np.quantile(v, 0.05)), "p95": float(np.quantile(v, 0.95))}
