@@ -97,3 +97,27 @@ def test_model_json_records_what_the_family_adds(family_run):
         assert dropped and all(e["weight"] == 0.0 and e["native_weight"] == 0.0 for e in dropped)
         assert all(e["name"] in extras["selection"]["frequency"] for e in content["indicators"])
         assert all(e["standard_error"] is None for e in content["indicators"])
+
+
+def test_lbm_experiment_runs_a_new_family_with_the_next_indicator_set_and_scores_it(small_world, tmp_path):
+    """The unchanged command line: model=spatial_error indicators=next fits, audits, freezes, logs and scores."""
+    import sqlite3
+    import subprocess
+
+    from conftest import BIN, run_lbm_experiment
+
+    done = run_lbm_experiment(tmp_path, small_world, "model=spatial_error", "indicators=next",
+                              f"export.dir={tmp_path}/export", "checks.run=[collinearity,family_diagnostics]")
+    assert done.returncode == 0, done.stderr
+    document = read_frozen_model(tmp_path / "export")
+    content = document["content"]
+    assert content["estimator"]["family"] == "spatial_error" and len(content["indicators"]) == 100
+    with sqlite3.connect(tmp_path / "mlruns.db") as db:
+        metrics = {k for (k,) in db.execute("select key from metrics where run_uuid=?",
+                                            (document["provenance"]["mlflow_run_id"],))}
+    assert {"fit.lambda", "check.family_diagnostics.lm_error_p"} <= metrics
+    scored = subprocess.run([str(BIN / "lbm"), "score", "--model", str(tmp_path / "export"), "--cells",
+                             str(small_world / "cells.parquet"), "--year", "2020", "--out", str(tmp_path / "s.parquet")],
+                            capture_output=True, text=True)
+    assert scored.returncode == 0, scored.stderr
+    assert len(pd.read_parquet(tmp_path / "s.parquet")) == content["training_data"]["n_cell_years"] // 4
