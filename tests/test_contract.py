@@ -155,6 +155,27 @@ def test_unknown_dimension_in_catalog(tiny):
         load(write_inputs(tmp, cells, survey, catalog))
 
 
+def test_catalog_candidate_flag_is_checked_and_selects_only_with_candidates(tiny):
+    from lbm_model.recalibrate import select_indicators
+
+    cells, survey, catalog, tmp = tiny
+    catalog["indicators"][1]["candidate"] = "yes"
+    with pytest.raises(ContractError, match=r"indicator entry 2 \('dist_supermarket_m'\): field 'candidate' is 'yes'; "
+                                            r"expected true or false"):
+        load(write_inputs(tmp, cells, survey, catalog))
+    catalog["indicators"][2]["candidate"] = True          # share_low_income is stigmatising
+    catalog["indicators"][1]["candidate"] = True
+    with pytest.raises(ContractError, match=r"'share_low_income'\): flagged both stigmatising and candidate"):
+        load(write_inputs(tmp, cells, survey, catalog))
+    del catalog["indicators"][1]["candidate"], catalog["indicators"][2]["candidate"]
+    with pytest.raises(ContractError, match=r"asks for candidate indicators .* but the catalog flags none"):
+        select_indicators(load(write_inputs(tmp, cells, survey, catalog)), candidates=True)
+    catalog["indicators"][1]["candidate"] = True
+    inputs = load(write_inputs(tmp, cells, survey, catalog))
+    assert [i.name for i in select_indicators(inputs)] == ["green_share_500m"]
+    assert [i.name for i in select_indicators(inputs, candidates=True)] == ["green_share_500m", "dist_supermarket_m"]
+
+
 def test_duplicate_indicator_names_in_catalog(tiny):
     cells, survey, catalog, tmp = tiny
     catalog["indicators"].append(dict(catalog["indicators"][0]))

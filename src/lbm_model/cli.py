@@ -1,4 +1,4 @@
-"""The ``lbm`` command: world, score, verify, check, keygen, release.
+"""The ``lbm`` command: world, score, verify, check, keygen, release, robustness, sensitivity.
 
 Training-stack imports happen inside the commands that need them, so ``lbm score`` runs
 without statsmodels, scikit-learn, pymc, mlflow or hydra. User errors (LbmError) are
@@ -406,6 +406,61 @@ def compare(
                   f"{chosen}: {100 * cell.share_changed:.1f}% of {cell.total_households:,.0f} households change class, "
                   f"score correlation {cell.score_correlation:.4f}; report {escape(str(out / 'report.html'))}",
                   highlight=False, soft_wrap=True)
+
+
+@app.command()
+def robustness(
+    models: Annotated[list[str], typer.Argument(help="Two or more frozen model directories or MLflow run ids.")],
+    out: Annotated[Path, typer.Option(help="Directory for weights.csv, rank_correlation.csv and robustness.json.")],
+    cells: Annotated[Optional[Path], typer.Option(help="Cells table to rank buurten on (default: the models' training cells).")] = None,
+    min_households: Annotated[int, typer.Option(help="Buurten with fewer households are left out of the ranks.")] = 10,
+    log: Annotated[bool, typer.Option(help="Log the table and its summary as an MLflow run.")] = False,
+    tracking_uri: Annotated[Optional[str], typer.Option(help="MLflow store (else MLFLOW_TRACKING_URI, else sqlite:///mlruns.db).")] = None,
+    experiment: Annotated[str, typer.Option(help="MLflow experiment for --log.")] = "lbm-robustness",
+) -> None:
+    """Weights of several models side by side (judgement points), spread, sign stability, buurt rank correlation."""
+    from lbm_model.audit import locate_model
+    from lbm_model.robustness import log_robustness
+    from lbm_model.robustness import robustness as side_by_side
+
+    try:
+        uri = _tracking_uri(tracking_uri)
+        document = side_by_side([locate_model(m, uri) for m in models], out, cells, min_households)
+        run_id = log_robustness(document, out, uri, experiment) if log else None
+    except LbmError as exc:
+        _fail(exc)
+    summary = document["summary"]
+    console.print(f"[bold green]robustness[/] {len(document['models'])} models, {summary['n_indicators']} indicators: "
+                  f"{summary['n_sign_unstable']} with an unstable sign, median spread {summary['median_spread']:.4f}, "
+                  f"lowest buurt rank correlation {summary['min_rank_correlation']:.3f}; written to {escape(str(out))}"
+                  + (f" (MLflow run {run_id})" if run_id else ""), highlight=False, soft_wrap=True)
+
+
+@app.command()
+def sensitivity(
+    choices: Annotated[Path, typer.Argument(help="YAML: `choices: {override key: [alternatives]}` and optional `base: [overrides]`.")],
+    out: Annotated[Path, typer.Option(help="Directory for sensitivity.json and rank_intervals.png.")],
+    n_base: Annotated[int, typer.Option(help="Sobol' base sample size (a power of 2); runs = n_base x (choices + 2).")] = 8,
+    seed: Annotated[int, typer.Option(help="Seed of the Sobol' design and SALib's bootstrap intervals.")] = 0,
+    log: Annotated[bool, typer.Option(help="Log the indices and files as an MLflow run.")] = False,
+    tracking_uri: Annotated[Optional[str], typer.Option(help="MLflow store (else MLFLOW_TRACKING_URI, else sqlite:///mlruns.db).")] = None,
+    experiment: Annotated[str, typer.Option(help="MLflow experiment for --log.")] = "lbm-sensitivity",
+) -> None:
+    """Global sensitivity of buurt and gemeente ranks and classes to modelling choices (SALib Sobol' indices)."""
+    from lbm_model.sensitivity import log_sensitivity
+    from lbm_model.sensitivity import sensitivity as analyse
+
+    if n_base < 2 or n_base & (n_base - 1):
+        _fail(LbmError(f"--n-base {n_base}: expected a power of 2 (Sobol' sequences need one), e.g. 8 or 16."))
+    try:
+        document = analyse(choices, out, n_base=n_base, seed=seed)
+        run_id = log_sensitivity(document, out, _tracking_uri(tracking_uri), experiment) if log else None
+    except LbmError as exc:
+        _fail(exc)
+    rows = [f"{choice}: ST {values['ST']:.3f}" for choice, values in document["indices"]["buurt_mean_abs_rank_shift"].items()]
+    console.print(f"[bold green]sensitivity[/] {document['n_samples']} samples, {document['n_distinct_configurations']} "
+                  f"distinct configurations; buurt rank shift {'; '.join(rows)}; written to {escape(str(out))}"
+                  + (f" (MLflow run {run_id})" if run_id else ""), highlight=False, soft_wrap=True)
 
 
 def main() -> None:

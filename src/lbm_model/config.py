@@ -7,7 +7,7 @@ group      schema                             options (lbm_model/conf/<group>/)
 ========== ================================== ==============================================
 data       :class:`DataConfig`                synthetic, files
 indicators :class:`IndicatorsConfig`          lbm3 (default), next (adds candidates), all (= lbm3)
-model      :class:`ModelConfig` + one         ordinal_logit, ols (each extends its family's
+model      :class:`ModelConfig` + one         ordinal_logit, ols, multilevel, elastic_net, spatial_error, spatial_lag (each extends its family's
            estimator dataclass per family     ``/schema/model/<option>`` from the ConfigStore)
 classes    :class:`~lbm_model.classes.ThresholdRule`  fixed_width_anchored
 checks     :class:`~lbm_model.checks.config.ChecksConfig` (each check module owns its section)
@@ -110,8 +110,87 @@ class OrdinalLogitConfig(EstimatorConfig):
             raise ConfigError(f"config: model.estimator.tol={self.tol} is not valid; expected a positive number.")
 
 
+class MixedLMMethod(StrEnum):
+    bfgs = "bfgs"                # default: lbfgs was seen to stop at a zero variance (docs/estimators.md)
+    lbfgs = "lbfgs"
+    cg = "cg"
+    powell = "powell"
+    nm = "nm"
+
+
+@dataclass
+class MultilevelConfig(EstimatorConfig):
+    _target_: str = "lbm_model.estimators.Multilevel"
+    method: MixedLMMethod = MixedLMMethod.bfgs
+    reml: bool = True
+    max_iter: int = 200
+    progress: bool = False
+
+    def __post_init__(self) -> None:
+        if self.max_iter < 1:
+            raise ConfigError(f"config: model.estimator.max_iter={self.max_iter} is not valid; expected a whole "
+                              "number >= 1.")
+
+
+class AlphaRule(StrEnum):
+    one_se = "one_se"
+    min = "min"
+
+
+class RefitFamily(StrEnum):
+    ordinal_logit = "ordinal_logit"
+    least_squares = "least_squares"
+
+
+@dataclass
+class ElasticNetConfig(EstimatorConfig):
+    _target_: str = "lbm_model.estimators.ElasticNetSelection"
+    l1_ratio: float = 0.9
+    n_alphas: int = 40
+    n_folds: int = 5               # blocked by gemeente
+    alpha_rule: AlphaRule = AlphaRule.one_se
+    n_subsamples: int = 50         # stability selection: half-samples of buurten
+    threshold: float = 0.6         # selected when the selection frequency is at least this
+    refit: RefitFamily = RefitFamily.ordinal_logit
+    random_state: int = 0
+    progress: bool = False
+
+    def __post_init__(self) -> None:
+        problems = [f"l1_ratio={self.l1_ratio} (expected 0 < l1_ratio <= 1)" for _ in [0] if not 0 < self.l1_ratio <= 1]
+        problems += [f"n_alphas={self.n_alphas} (expected >= 5)" for _ in [0] if self.n_alphas < 5]
+        problems += [f"n_folds={self.n_folds} (expected >= 2)" for _ in [0] if self.n_folds < 2]
+        problems += [f"n_subsamples={self.n_subsamples} (expected >= 10)" for _ in [0] if self.n_subsamples < 10]
+        problems += [f"threshold={self.threshold} (expected 0.5 < threshold <= 1)" for _ in [0]
+                     if not 0.5 < self.threshold <= 1]
+        if problems:
+            raise ConfigError(f"config: model.estimator: {'; '.join(problems)} is not valid.")
+
+
+@dataclass
+class SpatialConfig(EstimatorConfig):
+    min_respondents: int = 10      # buurten with fewer respondents are left out of the aggregated fit
+    k_neighbours: int = 6          # k-nearest-neighbour graph of buurt centroids, row-standardised
+
+    def __post_init__(self) -> None:
+        if self.min_respondents < 1 or self.k_neighbours < 1:
+            raise ConfigError(f"config: model.estimator: min_respondents={self.min_respondents}, k_neighbours="
+                              f"{self.k_neighbours}; expected whole numbers >= 1.")
+
+
+@dataclass
+class SpatialErrorConfig(SpatialConfig):
+    _target_: str = "lbm_model.estimators.SpatialError"
+
+
+@dataclass
+class SpatialLagConfig(SpatialConfig):
+    _target_: str = "lbm_model.estimators.SpatialLag"
+
+
 # conf/model/<option>.yaml -> the estimator dataclass its /schema/model/<option> is built from
-MODEL_OPTIONS: dict[str, type[EstimatorConfig]] = {"ordinal_logit": OrdinalLogitConfig, "ols": LeastSquaresConfig}
+MODEL_OPTIONS: dict[str, type[EstimatorConfig]] = {"ordinal_logit": OrdinalLogitConfig, "ols": LeastSquaresConfig,
+                                                   "multilevel": MultilevelConfig, "elastic_net": ElasticNetConfig,
+                                                   "spatial_error": SpatialErrorConfig, "spatial_lag": SpatialLagConfig}
 
 
 @dataclass

@@ -80,7 +80,7 @@ class EstimationData:
     weight: np.ndarray             # survey weights
     cluster: np.ndarray            # buurt code per respondent, for clustered standard errors
     cell_position: np.ndarray      # row in the cells table
-    areas: pd.DataFrame | None = None      # buurt_code, wijk_code, gemeente_code per respondent
+    areas: pd.DataFrame | None = None      # buurt_code, wijk_code, gemeente_code and the cell's x, y per respondent
     spatial_weights: object | None = None  # e.g. a libpysal Graph between respondents' areas
 
     def subset(self, rows: np.ndarray, cluster: np.ndarray | None = None) -> "EstimationData":
@@ -110,7 +110,7 @@ def estimation_data(survey: pd.DataFrame, cells: pd.DataFrame, standardised: pd.
     if adjust is not None:
         control_frame = pd.concat([control_frame, adjust.iloc[position].reset_index(drop=True)], axis=1)
     weight = survey["weight"].to_numpy(float) if "weight" in survey.columns else np.ones(len(survey))
-    areas = cells[[f"{level}_code" for level in AREA_LEVELS]].iloc[position].reset_index(drop=True)
+    areas = cells[[f"{level}_code" for level in AREA_LEVELS] + ["x", "y"]].iloc[position].reset_index(drop=True)
     return EstimationData(
         indicators=standardised.iloc[position].reset_index(drop=True),
         controls=control_frame,

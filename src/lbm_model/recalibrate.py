@@ -66,6 +66,11 @@ def select_indicators(inputs: Inputs, exclude: list[str] | None = None, candidat
     if unknown:
         raise ContractError(f"indicators.exclude names unknown indicator(s) {', '.join(unknown)}; "
                             f"expected names from {inputs.paths['catalog']}.")
+    if candidates and not any(i.candidate for i in inputs.catalog.model_indicators):
+        raise ContractError(f"{inputs.paths['catalog']}: the indicator set asks for candidate indicators "
+                            "(indicators.candidates=true, e.g. indicators=next) but the catalog flags none "
+                            "(candidate: true); a synthetic world made before candidates existed needs regenerating "
+                            "(lbm world), or use indicators=lbm3.")
     chosen = tuple(i for i in inputs.catalog.model_indicators
                    if i.name not in exclude and (candidates or not i.candidate))
     if not chosen:

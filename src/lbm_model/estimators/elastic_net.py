@@ -1,0 +1,182 @@
+"""Regularised selection: elastic net on the judgement, stability selection, then a post-selection refit.
+
+1. Controls are partialled out of the judgement and the indicators (survey-weighted least
+   squares, Frisch-Waugh), so the penalty falls on the indicators only.
+2. scikit-learn's ``ElasticNetCV`` picks the penalty with folds blocked by gemeente
+   (``GroupKFold``); ``alpha_rule="one_se"`` (default) takes the largest penalty whose
+   cross-validated error is within one standard error of the minimum (glmnet's lambda.1se),
+   ``"min"`` the minimum.
+3. Stability selection (Meinshausen and Buehlmann 2010): the elastic net at that penalty is
+   refitted on ``n_subsamples`` random halves of the buurten (whole buurten, so clustered
+   respondents stay together); an indicator's selection frequency is the share of subsamples
+   in which its coefficient is non-zero. Indicators at or above ``threshold`` are selected.
+4. The weights come from a refit of the production family (``refit``: ordinal_logit or
+   least_squares) on the selected indicators (post-selection refit, as Belloni and Chernozhukov's
+   post-lasso), so they are on the same scale as every other family. Dropped indicators get a
+   weight of exactly 0; every indicator's selection frequency is recorded in model.json.
+
+Standard errors of a refit that ignore the selection step would be too narrow, so this family
+reports none (``NoUncertainty``; sign checks say "not applicable"). A refit repeats the whole
+selection, so bootstrap and cross-validation checks are "not applicable" too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn.linear_model import ElasticNet, ElasticNetCV
+from sklearn.model_selection import GroupKFold
+
+from lbm_model.estimators.base import LbmEstimator
+from lbm_model.estimators.diagnostics import FamilyDiagnostics
+from lbm_model.estimators.linear import LeastSquares
+from lbm_model.estimators.ordinal import OrdinalLogit, _probabilities
+from lbm_model.estimators.results import (Capabilities, FitResults, FitStats, LinearExtras, NoUncertainty,
+                                          OrdinalExtras)
+
+REFIT_FAMILIES = {"ordinal_logit": OrdinalLogit, "least_squares": LeastSquares}
+ALPHA_RULES = ("one_se", "min")
+
+
+@dataclass(frozen=True, eq=False)
+class SelectionExtras:
+    """The refit's extras plus the selection: frequencies, selected set, penalty."""
+
+    refit: OrdinalExtras | LinearExtras
+    frequency: pd.Series          # selection frequency per indicator (0..1)
+    selected: tuple[str, ...]
+    alpha: float
+    l1_ratio: float
+    threshold: float
+    n_subsamples: int
+
+    def to_dict(self) -> dict:
+        return {**self.refit.to_dict(),
+                "selection": {"frequency": {k: float(v) for k, v in self.frequency.items()},
+                              "selected": list(self.selected), "alpha": float(self.alpha),
+                              "l1_ratio": float(self.l1_ratio), "threshold": float(self.threshold),
+                              "n_subsamples": int(self.n_subsamples)}}
+
+    def diagnostics(self, min_respondents: int) -> FamilyDiagnostics:
+        """Selection frequencies and the selected set (model-level rows only)."""
+        table = pd.DataFrame({"name": self.frequency.index, "selection_frequency": self.frequency.to_numpy(),
+                              "selected": [n in self.selected for n in self.frequency.index]})
+        dropped = [n for n in self.frequency.index if n not in self.selected]
+        return FamilyDiagnostics(
+            {"selection.csv": table},
+            {"n_selected": len(self.selected), "n_dropped": len(dropped), "alpha": self.alpha},
+            f"{len(self.selected)} of {len(self.frequency)} indicators selected (frequency >= {self.threshold} over "
+            f"{self.n_subsamples} half-samples of buurten); dropped: {', '.join(dropped) or 'none'}",
+            {"selected": list(self.selected), "dropped": dropped})
+
+
+def partial_out(values: np.ndarray, controls: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """Residuals of a survey-weighted least-squares regression of ``values`` on ``controls``."""
+    root = np.sqrt(weight)
+    coef = np.linalg.lstsq(controls * root[:, None], values * (root if values.ndim == 1 else root[:, None]),
+                           rcond=None)[0]
+    return values - controls @ coef
+
+
+class ElasticNetSelection(LbmEstimator):
+    """Stability-selected elastic net with a post-selection refit of the production family."""
+
+    family = "elastic_net"
+    runtime_params = ("progress",)
+
+    def __init__(self, l1_ratio: float = 0.9, n_alphas: int = 40, n_folds: int = 5, alpha_rule: str = "one_se",
+                 n_subsamples: int = 50, threshold: float = 0.6, refit: str = "ordinal_logit", random_state: int = 0,
+                 progress: bool = False) -> None:
+        self.l1_ratio = l1_ratio
+        self.n_alphas = n_alphas
+        self.n_folds = n_folds
+        self.alpha_rule = alpha_rule
+        self.n_subsamples = n_subsamples
+        self.threshold = threshold
+        self.refit = refit
+        self.random_state = random_state
+        self.progress = progress
+
+    def fit_data(self, data) -> "ElasticNetSelection":
+        return self.fit(data.indicators, data.response, controls=data.controls, sample_weight=data.weight,
+                        groups=data.cluster, areas=data.areas)
+
+    def fit(self, X: pd.DataFrame, y: np.ndarray, *, controls: pd.DataFrame | None = None,
+            sample_weight: np.ndarray | None = None, groups: np.ndarray | None = None,
+            areas: pd.DataFrame | None = None) -> "ElasticNetSelection":
+        if self.refit not in REFIT_FAMILIES or self.alpha_rule not in ALPHA_RULES:
+            raise ValueError(f"refit must be one of {tuple(REFIT_FAMILIES)} and alpha_rule one of {ALPHA_RULES}")
+        Xa, y, controls, weight, groups = self._check_fit_input(X, y, controls, sample_weight, groups)
+        if groups is None or areas is None or "gemeente_code" not in areas.columns:
+            raise ValueError("the elastic_net family needs buurt groups and gemeente codes (areas) per respondent")
+        design = np.column_stack([np.ones(len(y)), controls.to_numpy(float)])
+        Xr, yr = partial_out(Xa, design, weight), partial_out(y, design, weight)
+        alpha = self._penalty(Xr, yr, weight, areas["gemeente_code"].astype(str).to_numpy())
+        frequency = pd.Series(self._selection_frequency(Xr, yr, weight, np.asarray(groups).astype(str), alpha),
+                              index=list(self.feature_names_in_))
+        selected = tuple(n for n in frequency.index if frequency[n] >= self.threshold)
+        if not selected:
+            raise ValueError(f"stability selection kept no indicator (threshold {self.threshold}); lower "
+                             "model.estimator.threshold or use alpha_rule=min")
+        inner = REFIT_FAMILIES[self.refit](cov_type="nonrobust")
+        inner.fit(X[list(selected)], y, controls=controls, sample_weight=weight, groups=groups)
+        self.results_ = self._results(inner.results, frequency, selected, alpha)
+        return self
+
+    def _penalty(self, Xr, yr, weight, gemeente) -> float:
+        """The cross-validated penalty, folds blocked by gemeente (1-SE or minimum rule)."""
+        n_folds = min(self.n_folds, np.unique(gemeente).size)
+        if n_folds < 2:
+            raise ValueError("blocked cross-validation needs respondents in at least two gemeenten")
+        splits = list(GroupKFold(n_folds).split(Xr, yr, gemeente))
+        cv = ElasticNetCV(l1_ratio=self.l1_ratio, alphas=self.n_alphas, cv=splits).fit(Xr, yr, sample_weight=weight)
+        if self.alpha_rule == "min":
+            return float(cv.alpha_)
+        mean, spread = cv.mse_path_.mean(axis=1), cv.mse_path_.std(axis=1, ddof=1) / np.sqrt(cv.mse_path_.shape[1])
+        best = int(np.argmin(mean))
+        return float(cv.alphas_[mean <= mean[best] + spread[best]].max())
+
+    def _selection_frequency(self, Xr, yr, weight, buurt, alpha) -> np.ndarray:
+        """Share of half-samples of buurten in which each coefficient is non-zero."""
+        rng = np.random.default_rng(self.random_state)
+        codes, position = np.unique(buurt, return_inverse=True)
+        counts = np.zeros(Xr.shape[1])
+        for _ in range(self.n_subsamples):
+            chosen = np.zeros(codes.size, bool)
+            chosen[rng.choice(codes.size, codes.size // 2, replace=False)] = True
+            keep = chosen[position]
+            model = ElasticNet(alpha=alpha, l1_ratio=self.l1_ratio).fit(Xr[keep], yr[keep], sample_weight=weight[keep])
+            counts += model.coef_ != 0
+        return counts / self.n_subsamples
+
+    def _results(self, inner: FitResults, frequency: pd.Series, selected: tuple[str, ...], alpha: float) -> FitResults:
+        weights = inner.weights.reindex(frequency.index, fill_value=0.0)
+        stats = FitStats(converged=inner.fit_stats.converged, n_obs=inner.fit_stats.n_obs,
+                         n_clusters=inner.fit_stats.n_clusters, n_params=inner.fit_stats.n_params,
+                         rmse=inner.fit_stats.rmse, iterations=inner.fit_stats.iterations,
+                         extra={**inner.fit_stats.extra, "n_selected": len(selected), "alpha": alpha})
+        return FitResults(
+            family=self.family, params=self.model_params(), weights=weights, judgement_scale=inner.judgement_scale,
+            scale_rule=f"{inner.scale_rule} (post-selection {self.refit} refit; dropped indicators 0)",
+            uncertainty=NoUncertainty("post-selection refit: Wald errors would ignore the selection step"),
+            fit_stats=stats, control_coefs=inner.control_coefs,
+            extras=SelectionExtras(inner.extras, frequency, selected, alpha, self.l1_ratio, self.threshold,
+                                   self.n_subsamples),
+            capabilities=Capabilities(standard_errors=False, probabilities=isinstance(inner.extras, OrdinalExtras),
+                                      refit=False, warm_start=False))
+
+    def predict_proba(self, X: pd.DataFrame, controls: pd.DataFrame | None = None) -> np.ndarray:
+        """P(Y = level) per row (ordinal refit only)."""
+        extras = self.results.extras.refit
+        if not isinstance(extras, OrdinalExtras):
+            raise ValueError("class probabilities need refit=ordinal_logit")
+        return _probabilities(extras.cutpoints, self.linear_index(X, controls))
+
+    def predict_expected(self, X: pd.DataFrame, controls: pd.DataFrame | None = None) -> np.ndarray:
+        """Expected judgement (1..5 scale) from the refit on the selected indicators."""
+        extras = self.results.extras.refit
+        if isinstance(extras, OrdinalExtras):
+            return self.predict_proba(X, controls) @ extras.levels
+        return extras.intercept + self.linear_index(X, controls)
