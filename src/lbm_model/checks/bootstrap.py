@@ -16,6 +16,7 @@ Davison, A. C. and Hinkley, D. V. (1997). Bootstrap Methods and their Applicatio
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -91,15 +92,37 @@ def _buurt_ranker(ctx: CheckContext):
 
 
 def run_replicates(ctx: CheckContext) -> np.ndarray:
-    """Replicate judgement weights (replicates x indicators)."""
+    """Replicate judgement weights (replicates x indicators), with a progress bar and ETA on a terminal.
+
+    With ``n_jobs`` > 1 the replicates run in joblib worker processes; each fit then uses one
+    BLAS thread (OrdinalLogit.BLAS_THREADS), so two workers fill two cores without oversubscribing.
+    """
     cfg = ctx.config.cluster_bootstrap
     codes_text, codes = np.unique(ctx.data.cluster.astype(str), return_inverse=True)
     args = (ctx.estimator, ctx.data, ctx.indicator_names, codes, len(codes_text), ctx.config.seed)
     if cfg.n_jobs == 1:
-        return np.array([fit_replicate(*args, b) for b in range(cfg.replicates)])
-    from joblib import Parallel, delayed
+        draws = (fit_replicate(*args, b) for b in range(cfg.replicates))
+    else:
+        from joblib import Parallel, delayed
 
-    return np.array(Parallel(n_jobs=cfg.n_jobs)(delayed(fit_replicate)(*args, b) for b in range(cfg.replicates)))
+        draws = Parallel(n_jobs=cfg.n_jobs, return_as="generator")(
+            delayed(fit_replicate)(*args, b) for b in range(cfg.replicates))
+    return np.array(list(with_progress(draws, cfg.replicates, "cluster bootstrap refits")))
+
+
+def with_progress(items: Iterable, total: int, description: str) -> Iterator:
+    """Yield ``items`` while a rich bar (count, elapsed, ETA) runs on stderr when it is a terminal."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn, TimeRemainingColumn
+
+    console = Console(stderr=True)
+    columns = (f"[bold]check[/] {description}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+               "ETA", TimeRemainingColumn())
+    with Progress(*columns, console=console, disable=not console.is_terminal, transient=False) as bar:
+        task = bar.add_task(description, total=total)
+        for item in items:
+            yield item
+            bar.advance(task)
 
 
 def cluster_bootstrap(ctx: CheckContext) -> CheckResult:
