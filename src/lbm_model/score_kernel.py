@@ -31,11 +31,11 @@ def fused_score(values, transform_code, dimension_index, slope, offset, train_mi
                 n_dimensions, block_cells):  # pragma: no cover - compiled
     """Score an indicators x cells block.
 
-    Returns (dimensions cells x n_dimensions, score per cell, class 1..len(thresholds)+1 per
+    Returns (dimensions n_dimensions x cells, score per cell, class 1..len(thresholds)+1 per
     cell, cells outside the training range per indicator).
     """
     n_indicators, n_cells = values.shape
-    dimensions = np.zeros((n_cells, n_dimensions))
+    dimensions = np.zeros((n_dimensions, n_cells))
     score = np.empty(n_cells)
     classes = np.empty(n_cells, np.int64)
     n_blocks = (n_cells + block_cells - 1) // block_cells
@@ -44,25 +44,13 @@ def fused_score(values, transform_code, dimension_index, slope, offset, train_mi
         start = block * block_cells
         stop = min(n_cells, start + block_cells)
         for j in range(n_indicators):
-            code, dim = transform_code[j], dimension_index[j]
-            s, o, low, high = slope[j], offset[j], train_min[j], train_max[j]
-            count = 0
-            for i in range(start, stop):
-                x = np.float64(values[j, i])
-                if x < low or x > high:
-                    count += 1
-                if code == 1:
-                    t = np.log1p(x)
-                elif code == 2:
-                    t = np.sqrt(x)
-                else:
-                    t = x
-                dimensions[i, dim] += s * t + o
-            outside[block, j] = count
+            row = dimensions[dimension_index[j]]
+            outside[block, j] = _accumulate(values[j], row, start, stop, transform_code[j], slope[j], offset[j],
+                                            train_min[j], train_max[j])
         for i in range(start, stop):
-            total = dimensions[i, 0]
+            total = dimensions[0, i]
             for d in range(1, n_dimensions):
-                total += dimensions[i, d]
+                total += dimensions[d, i]
             score[i] = total
             cls = 1
             for threshold in thresholds:     # class k holds thresholds[k-2] <= score < thresholds[k-1]
@@ -70,6 +58,31 @@ def fused_score(values, transform_code, dimension_index, slope, offset, train_mi
                     cls += 1
             classes[i] = cls
     return dimensions, score, classes, outside.sum(axis=0)
+
+
+@numba.njit(inline="always")
+def _accumulate(values, row, start, stop, code, slope, offset, low, high):  # pragma: no cover - compiled
+    """row[i] += slope * transform(values[i]) + offset over [start, stop); returns the count outside [low, high].
+
+    One loop per transform, so the loop without a transform vectorises.
+    """
+    count = 0
+    if code == 1:
+        for i in range(start, stop):
+            x = np.float64(values[i])
+            count += (x < low) | (x > high)
+            row[i] += slope * np.log1p(x) + offset
+    elif code == 2:
+        for i in range(start, stop):
+            x = np.float64(values[i])
+            count += (x < low) | (x > high)
+            row[i] += slope * np.sqrt(x) + offset
+    else:
+        for i in range(start, stop):
+            x = np.float64(values[i])
+            count += (x < low) | (x > high)
+            row[i] += slope * x + offset
+    return count
 
 
 def indicator_block(columns: list[np.ndarray]) -> np.ndarray:

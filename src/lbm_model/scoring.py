@@ -30,7 +30,7 @@ CELL_OUTPUT_COLUMNS: tuple[str, ...] = ("cell_id", "year", "score", *DIMENSION_K
 class KernelOutput:
     """What the fused kernel returns for a block of cells."""
 
-    dimensions: np.ndarray        # cells x 5, DIMENSION_KEYS order
+    dimensions: np.ndarray        # cells x 5, DIMENSION_KEYS order (a view of the kernel's 5 x cells)
     score: np.ndarray             # cells
     classes: np.ndarray           # cells, 1..9
     outside: np.ndarray           # per indicator, cells outside the training range
@@ -88,7 +88,7 @@ class CompiledScorer:
         dimensions, score, classes, outside = fused_score(
             block, codes, self.dimension_index, self.slope, self.offset, self.train_min, self.train_max,
             self.thresholds, len(DIMENSION_KEYS), BLOCK_CELLS)
-        return KernelOutput(dimensions, score, classes, outside)
+        return KernelOutput(dimensions.T, score, classes, outside)
 
     def dimension_scores(self, cells: pd.DataFrame) -> np.ndarray:
         """Per cell and dimension, the summed contributions (cells x 5)."""
