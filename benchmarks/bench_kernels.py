@@ -155,13 +155,27 @@ def write_cells(path: Path, n: int, names: list[str], rng: np.random.Generator) 
 
 
 def run_measured(command: list[str]) -> tuple[float, float]:
-    """Wall seconds and peak RSS (GB) of one process."""
+    """Wall seconds and peak RSS (GB) of one process.
+
+    Launched through a fresh, small Python (``--measure``): Linux reports a forked child's peak
+    RSS from the moment of the fork, so forking straight from this process, which holds the
+    scorer's gigabyte matrices, would report this process's size instead of the command's.
+    """
     started = time.perf_counter()
+    done = subprocess.run([sys.executable, __file__, "--measure", *command], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed: {done.stderr[-2000:]}")
+    return time.perf_counter() - started, float(done.stdout.strip().splitlines()[-1])
+
+
+def measure(command: list[str]) -> None:
+    """Run ``command`` and print its peak RSS in GB (the ``--measure`` mode)."""
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(process.pid, 0)
     if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"{' '.join(command)} failed: {process.stderr.read().decode()[-2000:]}")
-    return time.perf_counter() - started, usage.ru_maxrss / 1024**2   # KB on Linux
+        sys.stderr.write(process.stderr.read().decode()[-2000:])
+        raise SystemExit(1)
+    print(usage.ru_maxrss / 1024**2)   # KB on Linux
 
 
 WHOLE_TABLE = """
@@ -306,6 +320,8 @@ def update(path: Path, section: str) -> None:
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["--measure"]:
+        return measure(sys.argv[2:])
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cells", default="10000,100000,1000000", help="scorer sizes (cells)")
     parser.add_argument("--score-cells", default="250000,1000000", help="lbm score sizes (cells); empty to skip")

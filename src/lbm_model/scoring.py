@@ -23,6 +23,7 @@ from lbm_model.score_kernel import BLOCK_CELLS, TRANSFORM_CODES, fused_score, in
 
 DEFAULT_MIN_HOUSEHOLDS = 10
 BATCH_ROWS = 131_072           # cells per Parquet record batch: ~50 MB of float32 indicators at 94 columns
+READ_BUFFER_BYTES = 1 << 20    # buffered column-chunk reads instead of pre-buffering whole row groups
 CELL_OUTPUT_COLUMNS: tuple[str, ...] = ("cell_id", "year", "score", *DIMENSION_KEYS, "class", "class_label")
 
 
@@ -96,10 +97,11 @@ class CompiledScorer:
 
     def out_of_range_counts(self, cells: pd.DataFrame) -> dict[str, int]:
         """Per indicator, how many cells lie outside the training range."""
-        return self.outside_counts(self.run(cells))
+        return self.named_counts(self.run(cells).outside)
 
-    def outside_counts(self, result: KernelOutput) -> dict[str, int]:
-        return {name: int(n) for name, n in zip(self.names, result.outside) if n}
+    def named_counts(self, outside: np.ndarray) -> dict[str, int]:
+        """Counts per indicator by name, indicators with none left out."""
+        return {name: int(n) for name, n in zip(self.names, outside) if n}
 
     def score(self, cells: pd.DataFrame) -> pd.DataFrame:
         """One row per input cell: cell_id, year, score, the five dimensions, class, class_label."""
@@ -153,13 +155,15 @@ def score_cells(scorer: CompiledScorer, cells: pd.DataFrame, file: str, years: l
     cells = validate_cells(cells, scorer.catalog(), file, indicators=list(scorer.names))
     cells = select_years(cells, years, file)
     result = scorer.run(cells)
-    warn_outside(scorer.outside_counts(result), file)
+    warn_outside(scorer.named_counts(result.outside), file)
     scores = scorer.frame(cells, result)
-    if with_areas:
-        scores["households"] = cells["households"].to_numpy()
-        for level in AREA_LEVELS:
-            scores[f"{level}_code"] = cells[f"{level}_code"].to_numpy()
-    return scores
+    return _with_areas(scores, cells) if with_areas else scores
+
+
+def _with_areas(scores: pd.DataFrame, cells: pd.DataFrame) -> pd.DataFrame:
+    """``scores`` with the households and area codes that aggregation needs."""
+    return scores.assign(households=cells["households"].to_numpy(),
+                         **{f"{level}_code": cells[f"{level}_code"].to_numpy() for level in AREA_LEVELS})
 
 
 def score_parquet(scorer: CompiledScorer, path: str | Path, years: list[int] | None = None, *,
@@ -188,10 +192,10 @@ def _score_parquet_batches(scorer: CompiledScorer, path: Path, file: str, years:
 
     from lbm_model.dimensions import CELL_COLUMNS
 
-    reader = pq.ParquetFile(path)
+    reader = pq.ParquetFile(path, pre_buffer=False, buffer_size=READ_BUFFER_BYTES)   # stream column chunks
     names = reader.schema_arrow.names
     if len(set(names)) != len(names):
-        raise ContractError(f"{path}: duplicated column names")
+        raise ContractError(f"{path}: duplicated column names")      # worded by the whole-table path
     columns = [c for c in (*CELL_COLUMNS, *scorer.names) if c in names]
     catalog, parts, keys, seen_years = scorer.catalog(), [], [], set()
     outside = np.zeros(len(scorer.names), np.int64)
@@ -205,11 +209,7 @@ def _score_parquet_batches(scorer: CompiledScorer, path: Path, file: str, years:
         result = scorer.run(cells)
         outside += result.outside
         part = scorer.frame(cells, result)
-        if with_areas:
-            part["households"] = cells["households"].to_numpy()
-            for level in AREA_LEVELS:
-                part[f"{level}_code"] = cells[f"{level}_code"].to_numpy()
-        parts.append(part)
+        parts.append(_with_areas(part, cells) if with_areas else part)
     if not parts:
         raise ContractError(f"{path}: the table has no rows")
     distinct = pa.Table.from_batches(keys).group_by(["cell_id", "year"]).aggregate([])
@@ -218,7 +218,7 @@ def _score_parquet_batches(scorer: CompiledScorer, path: Path, file: str, years:
     missing = sorted(set(years or ()) - seen_years)
     if missing:
         raise missing_years_error(file, missing, sorted(seen_years))
-    warn_outside({name: int(n) for name, n in zip(scorer.names, outside) if n}, file)
+    warn_outside(scorer.named_counts(outside), file)
     kept = [part for part in parts if len(part)] or parts[:1]    # an empty part would turn text columns to object
     return pd.concat(kept, ignore_index=True)
 
