@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 WORLD := data/world-small-seed0
 EXPORT := exports/ordinal_logit
 
-.PHONY: install demo test test-fast bench clean
+.PHONY: install demo test test-fast bench params clean
 
 $(VENV)/.installed: pyproject.toml uv.lock
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
@@ -16,13 +16,18 @@ $(VENV)/.installed: pyproject.toml uv.lock
 
 install: $(VENV)/.installed
 
-demo: install
+# the same commands as the DVC pipeline's stages (dvc.yaml: world -> fit -> score), with the default checks
+$(WORLD)/cells.parquet: | install
+	$(VENV)/bin/lbm world --scale small --seed 0 --out $(WORLD)
+
+demo: install $(WORLD)/cells.parquet
 	$(VENV)/bin/lbm-experiment
 	$(VENV)/bin/lbm score --model $(EXPORT) --cells $(WORLD)/cells.parquet --out $(EXPORT)/scores.parquet --aggregate buurt,wijk,gemeente
 	$(VENV)/bin/lbm verify $(EXPORT)
 	@echo
 	@echo "Frozen model : $(EXPORT)/model.json"
 	@echo "Cell scores  : $(EXPORT)/scores.parquet (areas: $(EXPORT)/scores_{buurt,wijk,gemeente}.parquet)"
+	@echo "Audit report : $(EXPORT)/report.html (open it in a browser)"
 	@echo "MLflow UI    : $(VENV)/bin/mlflow ui --backend-store-uri sqlite:///mlruns.db  (then open http://127.0.0.1:5000)"
 
 test: install
@@ -30,6 +35,10 @@ test: install
 
 test-fast: install
 	$(PY) -m pytest -q -n 2 --dist loadfile -m "not slow"
+
+# params.yaml for DVC: the composition `dvc exp run` makes of lbm_model/conf/pipeline.yaml (DVC's own function)
+params: install
+	$(PY) -c "from dvc.utils.hydra import compose_and_dump; compose_and_dump('params.yaml', None, 'lbm_model.conf', 'pipeline', '.', [])"
 
 bench: install
 	$(PY) benchmarks/run_benchmarks.py --out BENCHMARKS.md

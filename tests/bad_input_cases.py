@@ -176,6 +176,46 @@ def _tamper_weight(raw: bytes) -> bytes:
     return (json.dumps(document, sort_keys=True, indent=2, ensure_ascii=False) + "\n").encode()
 
 
+def _one_buurt(ws: Workspace) -> list[str]:
+    """Every respondent moved into cells of one buurt (same year)."""
+    inside = ws.cells[(ws.cells["buurt_code"] == "BU03630100") & (ws.cells["households"] > 0)]
+    survey = ws.survey.copy()
+    for year, rows in survey.groupby("year").groups.items():
+        options = inside[inside["year"] == year]["cell_id"].to_numpy()
+        survey.loc[rows, "cell_id"] = options[np.arange(len(rows)) % len(options)]
+    ws.save("survey", survey)
+    return []
+
+
+def _duplicated_indicator(ws: Workspace) -> list[str]:
+    """dist_supermarket_m copied as dist_shop_m, in cells and catalog (VIF infinite)."""
+    ws.save("cells", ws.cells.assign(dist_shop_m=ws.cells["dist_supermarket_m"]))
+    catalog = json.loads(json.dumps(ws.catalog))
+    catalog["indicators"].append({**catalog["indicators"][1], "name": "dist_shop_m"})
+    ws.save_catalog(catalog)
+    return ["checks.run=[collinearity]", "checks.fail_on=[collinearity]"]
+
+
+def _leading_zero_ids(ws: Workspace) -> list[str]:
+    """Cell ids with leading zeros (0001, ...) in cells; the survey has them as numbers (1, ...)."""
+    codes = {c: f"{i + 1:04d}" for i, c in enumerate(sorted(ws.cells["cell_id"].unique()))}
+    ws.save("cells", ws.cells.assign(cell_id=ws.cells["cell_id"].map(codes)))
+    ws.save("survey", ws.survey.assign(cell_id=ws.survey["cell_id"].map(codes).astype(int)))
+    return []
+
+
+def _set_and_encode(ws: Workspace) -> bytes:
+    cells = ws.cells.copy()
+    cells.loc[3, "buurt_code"] = "BU0363é"
+    return cells.to_csv(index=False).encode("cp1252")
+
+
+def _alias_bomb() -> str:
+    lines = ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 9)]
+    return "\n".join(lines + ["indicators: *a8", ""])
+
+
 CELLS = "in/cells\\.csv"
 SURVEY = "in/survey\\.csv"
 CATALOG = "in/catalog\\.yaml"
@@ -305,12 +345,28 @@ CASES: list[Case] = [
          rf"^{SURVEY}: column 'weight': missing, NaN or infinite values in 1 row \(row 8\)"),
     Case("survey-unknown-cell", "survey", "lbm-experiment", "a respondent in a cell_id the cells table lacks",
          _mutate("survey", lambda f: _set(f, 3, "cell_id", "E9999N9999")),
-         rf"^{SURVEY}: column 'cell_id\+year': respondents whose cell_id has no cell in that year in 1 row "
+         rf"^{SURVEY}: column 'cell_id\+year': respondents whose cell_id \('E9999N9999'\) has no cell in that year in 1 row "
          r"\(row 4\); expected a cell_id present in the cells table for the same year\.$"),
     Case("survey-year-without-cells", "survey", "lbm-experiment", "a respondent in a year without cells",
          _mutate("survey", lambda f: _set(f, 7, "year", 2016)),
-         rf"^{SURVEY}: column 'cell_id\+year': respondents whose cell_id has no cell in that year in 1 row "
-         r"\(row 8\)"),
+         rf"^{SURVEY}: column 'year': survey year 2016 has no cells; cells have 2018, 2020 \(1 row \(row 8\)\); "
+         r"expected survey years the cells table covers"),
+    Case("survey-cell-id-leading-zeros", "survey", "lbm-experiment", "cell ids that lost their leading zeros",
+         lambda ws: _leading_zero_ids(ws),
+         rf"^{SURVEY}: column 'cell_id\+year': respondents whose cell_id \('1', '10', '11' and more\) has no cell in "
+         r"that year \(they differ from the cells' ids only by leading zeros: keep the ids as text; a spreadsheet"),
+    Case("survey-cell-id-whitespace", "survey", "lbm-experiment", "a cell id with a trailing space",
+         _mutate("survey", lambda f: f.assign(cell_id=f["cell_id"].where(f.index != 2, f["cell_id"] + " "))),
+         rf"^{SURVEY}: column 'cell_id\+year': respondents whose cell_id \('E\d+N\d+ '\) has no cell in that year "
+         r"\(they differ from the cells' ids only by surrounding whitespace: trim the ids\) in 1 row \(row 3\)"),
+    Case("survey-dutch-excel-csv", "survey", "lbm-experiment", "a survey saved by Excel with Dutch settings (; and 0,5)",
+         _raw("survey", "survey.csv", lambda ws: ws.survey.to_csv(index=False, sep=";", decimal=",")),
+         rf"^{SURVEY}: looks like an Excel CSV export with Dutch regional settings \(columns separated by ';', decimal "
+         r"commas such as 0,5\); expected comma-separated values with decimal points\."),
+    Case("cells-not-utf8", "cells", "lbm-experiment", "a cells CSV saved as Windows-1252 (an accented code)",
+         _raw("cells", "cells.csv", lambda ws: _set_and_encode(ws)),
+         rf"^{CELLS}: row 4 \(data row, header not counted\), column 'buurt_code': byte 0xe9 is not UTF-8; expected "
+         r"a UTF-8 file\."),
     Case("survey-missing-control", "survey", "lbm-experiment", "the catalog's control tenure is not in the survey",
          _mutate("survey", lambda f: f.drop(columns=["tenure"])),
          rf"^{SURVEY}: missing column\(s\) tenure; expected the control columns tenure"),
@@ -318,6 +374,38 @@ CASES: list[Case] = [
          _mutate("survey", lambda f: _set(f, 11, "tenure", None)),
          rf"^{SURVEY}: column 'tenure': missing control values in 1 row \(row 12\); "
          r"expected a value for every respondent\.$"),
+    Case("survey-weight-named-gewicht", "survey", "lbm-experiment", "the survey weight in a column named gewicht",
+         _mutate("survey", lambda f: f.rename(columns={"weight": "gewicht"})),
+         rf"^{SURVEY}: column\(s\) 'gewicht' look like the survey weight, but the contract's weight column is 'weight' \(other names would be ignored and the model fitted"),
+    Case("survey-weight-named-Weight", "survey", "lbm-experiment", "a second weight column named Weight beside weight",
+         _mutate("survey", lambda f: f.assign(Weight=f["weight"] * 2)),
+         rf"^{SURVEY}: column\(s\) 'Weight' look like the survey weight, but the contract's weight column is 'weight' \(other names would be ignored and the model fitted"),
+    Case("survey-unknown-column", "survey", "lbm-experiment",
+         "a survey column that is neither a contract column nor a control (accepted with a warning)",
+         _mutate("survey", lambda f: f.assign(income_band="mid"), extra=["checks.run=[]"]),
+         rf"^{SURVEY}: column\(s\) income_band are neither survey contract columns nor controls listed in the catalog; they are ignored \(list a respondent characteristic under", exit_code=0, warning=True),
+    Case("survey-id-case-whitespace", "survey", "lbm-experiment", "respondent ids 'R00003' and ' r00003' (case, space)",
+         _mutate("survey", lambda f: _set(f, 5, "respondent_id", " r00003")),
+         rf"^{SURVEY}: column 'respondent_id': ids that differ only in letter case or surrounding whitespace in 2 rows \(rows 4, 6\); expected each id once \(clean the ids: these"),
+    Case("survey-single-response-level", "survey", "lbm-experiment", "every respondent answered 3",
+         _mutate("survey", lambda f: f.assign(response=3)), rf"^{SURVEY}: column 'response': every respondent answered 3; expected at least two different responses \(the weights explain differences in judgement; there are none\)\.$"),
+    Case("survey-handful-of-respondents", "survey", "lbm-experiment", "a survey of 4 respondents",
+         _mutate("survey", lambda f: f.head(4)), rf"^{SURVEY}: 4 respondents for 6 coefficients \(2 indicators, 2 control columns, 2 thresholds\); expected at least 5 respondents per coefficient \(30\)\. Pool more survey"),
+    Case("survey-one-buurt", "survey", "lbm-experiment", "every respondent lives in one buurt",
+         lambda ws: _one_buurt(ws), rf"^{SURVEY}: all 120 respondents live in one buurt \(BU03630100\); standard errors clustered by buurt need respondents in several buurten, and one buurt cannot separate"),
+    Case("survey-weights-overflow", "survey", "lbm-experiment", "survey weights of 1e308 (the sums overflow)",
+         _mutate("survey", lambda f: f.assign(weight=1e308)), rf"^{SURVEY}: column 'weight': survey weights between 1e\+308 and 1e\+308; their sums overflow or underflow the arithmetic\. Expected weights between 1e\-100 and 1e\+100:"),
+    Case("survey-weights-underflow", "survey", "lbm-experiment", "survey weights of 1e-320 (subnormal)",
+         _mutate("survey", lambda f: f.assign(weight=1e-320)), rf"^{SURVEY}: column 'weight': survey weights between 1e\-320 and 1e\-320; their sums overflow or underflow the arithmetic\. Expected weights between 1e\-100 and 1e\+100:"),
+    Case("cells-base-year-no-households", "cells", "lbm-experiment", "no households in the base year 2020",
+         _mutate("cells", lambda f: f.assign(households=f["households"].where(f["year"] != 2020, 0))), r"^the cells table: column 'households': the base year 2020 has no households, so the classes cannot be anchored on it; years with households: 2018 \(override"),
+    Case("cells-duplicated-indicator", "cells", "lbm-experiment",
+         "an indicator copied under another name (exactly collinear: refused before the fit)",
+         lambda ws: _duplicated_indicator(ws), r"^indicators dist_supermarket_m, dist_shop_m are exactly collinear at the respondents' cells \(variance inflation factor infinite; smallest eigenvalue of their correlation"),
+    Case("cells-codes-do-not-nest", "cells", "lbm-experiment", "one buurt code in two wijken in the same year",
+         _mutate("cells", lambda f: _set(f, 0, "wijk_code", "WK036399")), rf"^{CELLS}: columns 'buurt_code'\+'wijk_code': buurt BU03630100 lies in 2 wijk codes \(WK036301, WK036399\) in 2018, 10 rows \(rows 1, 5, 9, 13, 17 and 5 more\); expected"),
+    Case("catalog-alias-bomb", "catalog", "lbm-experiment", "YAML aliases nested to a billion nodes (a few hundred bytes)",
+         _raw("catalog", "catalog.yaml", lambda ws: _alias_bomb()), rf"^{CATALOG}: its YAML aliases \(\*name\) expand to 926,177,115 nodes, more than the 200,000 allowed; write the entries out instead of nesting aliases \(a document that"),
     Case("survey-header-only", "survey", "lbm-experiment", "a survey with a header and no rows",
          _mutate("survey", lambda f: f.iloc[:0]), rf"^{SURVEY}: the table has no rows; expected at least one data row\.$"),
     # ---- catalog ----------------------------------------------------------------------------
@@ -399,6 +487,11 @@ CASES: list[Case] = [
          _args("indicators.exclude=[green_share_5000m]"),
          r"^indicators\.exclude names unknown indicator\(s\) green_share_5000m; expected names from "
          r"in/catalog\.yaml\.$"),
+    Case("override-path-unquoted", "config", "lbm-experiment", "a path with a comma, brackets and an accent, unquoted",
+         _args("data.cells=in/Zoë, 2024 [v2].csv"),
+         r"^override data\.cells=in/Zoë, 2024 \[v2\]\.csv: the path holds ' ', ',', '\[', '\]', 'ë', which Hydra's "
+         r"override grammar does not take unquoted; quote the value inside the override, e\.g\. "
+         r"'data\.cells=\"in/Zoë, 2024 \[v2\]\.csv\"' in a shell"),
     Case("override-export-dir-is-file", "config", "lbm-experiment", "export.dir points at an existing file",
          _args("export.dir=in/cells.csv"),
          r"^config: export\.dir='in/cells\.csv' is not valid; expected a directory path, not an existing file"),
@@ -444,6 +537,15 @@ CASES: list[Case] = [
     Case("score-output-is-directory", "output", "lbm score", "--out names an existing directory",
          lambda ws: ((ws.root / "in" / "scores.parquet").mkdir(), ["--out", "in/scores.parquet"])[1],
          r"^in/scores\.parquet: is a directory; expected a file path to write to\. Nothing was written\.$"),
+    Case("score-min-households-negative", "options", "lbm score", "--min-households -1",
+         _args("--min-households", "-1"), r"^\-\-min\-households \-1: expected a whole number >= 1 \(the primer's disclosure minimum is 10\); a minimum below 1 would publish every area\.$"),
+    Case("score-min-households-below-primer", "options", "lbm score", "--min-households 3 without a stated reason",
+         _args("--min-households", "3"), r"^\-\-min\-households 3 is below the primer's disclosure minimum of 10; it would publish figures of smaller areas\. If that is intended, state why with \-\-unsafe\-disclosure"),
+    Case("score-out-is-the-cells-input", "output", "lbm score", "--out names the cells input file",
+         lambda ws: ["--cells", "in/cells.parquet", "--out", "in/cells.parquet"] if ws.save("cells", ws.cells, "cells.parquet") is None else [],
+         r"^\-\-out in/cells\.parquet: would overwrite the input in/cells\.parquet \(\-\-cells\); choose another output path\. Nothing was written\.$"),
+    Case("score-cells-codes-do-not-nest", "cells", "lbm score", "one buurt code in two gemeenten in the same year",
+         _mutate("cells", lambda f: _set(f, 1, "gemeente_code", "GM0999")), rf"^{CELLS}: columns 'buurt_code'\+'gemeente_code': buurt BU03630101 lies in 2 gemeente codes \(GM0363, GM0999\) in 2018, 10 rows \(rows 2, 6, 10, 14, 18 and 5 more\);"),
     Case("score-option-typo", "options", "lbm score", "a misspelt option (--modle)",
          _args("--modle", "model"), r"No such option: --modle", exit_code=2),
     # ---- lbm world --------------------------------------------------------------------------
@@ -452,6 +554,10 @@ CASES: list[Case] = [
     Case("world-out-is-a-file", "output", "lbm world", "--out names an existing file",
          _args("--out", "in/cells.csv"),
          r"^--out in/cells\.csv: is a file; expected a directory for the world's files\. Nothing was written\.$"),
+    Case("world-negative-seed", "options", "lbm world", "--seed -1",
+         _args("--seed", "-1"), r"^\-\-seed \-1: expected a whole number >= 0 \(numpy's seed sequences take no negative seeds\)\.$"),
+    Case("world-negative-sd", "options", "lbm world", "--buurt-effect-sd -0.5",
+         _args("--buurt-effect-sd", "-0.5"), r"^\-\-buurt\-effect\-sd \-0\.5: expected a finite standard deviation >= 0\.$"),
     Case("world-seed-not-a-number", "options", "lbm world", "--seed abc",
          _args("--seed", "abc"), r"Invalid value for '--seed': .*integer", exit_code=2),
 ]
@@ -741,8 +847,10 @@ def markdown(outcomes: dict[str, Outcome]) -> str:
         "For every error: the exit code is not 0 (2 for our own errors and usage errors, 1 for Hydra's",
         "override errors), no Python traceback is printed, and nothing is written at the output path",
         "(`out/` is not created; an existing model or score file is left byte-for-byte as it was).",
-        "Rows are 1-based data rows, the header not counted. The one warning case (an unknown cells",
-        "column) is accepted and the model is written.",
+        "Rows are 1-based data rows, the header not counted. The two warning cases (an unknown cells",
+        "column, an unknown survey column) are accepted and the model is written. Degenerate designs (one",
+        "response level, a handful of respondents, one buurt, overflowing weights, copied indicators, a base",
+        "year without households) are refused before the fit, so nothing is written either.",
         "",
         "| case | input | command | what is wrong | exit | message |",
         "| --- | --- | --- | --- | --- | --- |",

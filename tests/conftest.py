@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -11,15 +12,19 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = ROOT / ".venv" / "bin"
+os.environ.pop("MLFLOW_TRACKING_URI", None)      # tests use their own stores, never a developer's server
 
 
-def run_lbm_experiment(tmp_path: Path, world: Path, *overrides: str, catalog: Path | str | None = None):
-    """``lbm-experiment`` on a world's files, with tracking, runs and quick checks kept in ``tmp_path``."""
+def run_lbm_experiment(tmp_path: Path, world: Path, *overrides: str, catalog: Path | str | None = None,
+                       tracking_uri: str | None = None):
+    """``lbm-experiment`` on a world's files, with tracking (a SQLite store unless ``tracking_uri``), runs and
+    quick checks kept in ``tmp_path``."""
     import subprocess
 
     args = [str(BIN / "lbm-experiment"), "data=files", f"data.cells={world}/cells.parquet",
             f"data.survey={world}/survey.parquet", f"data.catalog={catalog or f'{world}/catalog.yaml'}",
-            f"tracking.uri=sqlite:///{tmp_path}/mlruns.db", f"tracking.artifact_dir={tmp_path}/mlartifacts",
+            f"tracking.uri={tracking_uri or f'sqlite:///{tmp_path}/mlruns.db'}",
+            f"tracking.artifact_dir={tmp_path}/mlartifacts",
             f"hydra.run.dir={tmp_path}/runs", "checks=fast", *overrides]
     return subprocess.run(args, capture_output=True, text=True, cwd=tmp_path)
 

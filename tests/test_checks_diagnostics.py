@@ -104,3 +104,15 @@ def test_cluster_bootstrap_on_the_world(small_check_context):
     inside = ((ranks["rank_lower"] <= ranks["rank"]) & (ranks["rank"] <= ranks["rank_upper"])).mean()
     assert inside > 0.5, inside
     assert width < ctx.config.cluster_bootstrap.rank_width_warn and result.verdict == "pass"
+
+
+def test_vif_of_an_exact_copy_is_infinite_and_of_a_near_copy_is_huge():
+    """A pseudo-inverse would report a modest VIF for an exact copy; the dependence must show as infinite."""
+    rng = np.random.default_rng(2)
+    a, c = rng.standard_normal(500), rng.standard_normal(500)
+    vif = variance_inflation(np.column_stack([a, a.copy(), c]), np.ones(500))
+    assert np.isinf(vif[:2]).all() and vif[2] == pytest.approx(1.0, abs=0.05)
+    near = a + 1e-3 * rng.standard_normal(500)
+    vif = variance_inflation(np.column_stack([a, near, c]), np.ones(500))
+    r = np.corrcoef(a, near)[0, 1]
+    assert vif[0] > 1e5 and vif[0] == pytest.approx(1 / (1 - r**2), rel=0.05)

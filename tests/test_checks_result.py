@@ -73,8 +73,17 @@ def test_a_user_file_can_build_on_the_package_options(tmp_path):
     ({"proxy": {"weighting": "people"}}, r"Invalid value 'people', expected one of \[cells, households\]"),
     ({"cluster_bootstrap": {"replicates": 1}}, r"checks\.cluster_bootstrap: replicates=1"),
     ({"spatial": {"alpha": 1.5}}, r"checks\.spatial\.alpha=1\.5; expected a probability"),
-    ({"disclosure": {"min_households": 0}}, r"checks\.disclosure: .*expected whole numbers >= 1"),
+    ({"disclosure": {"min_households": 0}}, r"checks\.disclosure\.min_households=0: expected a whole number >= 1"),
+    ({"disclosure": {"min_respondents": 3}}, r"checks\.disclosure\.min_respondents=3 is below the primer's disclosure "
+                                             r"minimum of 10; .*state why with checks\.disclosure\.unsafe_reason="),
+    ({"disclosure": {"min_households": -1, "unsafe_reason": "test"}}, r"min_households=-1: expected a whole number >= 1"),
 ])
 def test_bad_config_is_refused_with_the_key_and_the_expectation(raw, message):
     with pytest.raises(ConfigError, match=message):
         checks_config(raw)
+
+
+def test_a_lower_disclosure_minimum_with_a_reason_is_accepted_and_recorded():
+    config = checks_config({"disclosure": {"min_respondents": 5, "unsafe_reason": "internal review only"}})
+    assert config.to_dict()["disclosure"] == {"min_respondents": 5, "min_households": 10,
+                                              "unsafe_reason": "internal review only"}

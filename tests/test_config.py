@@ -99,3 +99,38 @@ def test_help_opens_with_what_the_command_does_and_examples(monkeypatch, tmp_pat
     assert text.startswith("lbm-experiment: re-estimate the Leefbaarometer's indicator weights.")
     assert text.count("\n  lbm-experiment ") == 3 and "model: ols, ordinal_logit" in text
     assert len(text.splitlines()) < 40
+
+
+def test_sweeps_launch_in_parallel_here_and_on_slurm_when_asked():
+    from hydra import compose, initialize_config_dir
+
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        local = compose(config_name="config", return_hydra_config=True).hydra.launcher
+        slurm = compose(config_name="config", overrides=["hydra/launcher=slurm"], return_hydra_config=True).hydra.launcher
+    assert local._target_.endswith("JoblibLauncher") and local.n_jobs == 2
+    assert slurm._target_.endswith("SlurmLauncher") and slurm.cpus_per_task == 2 and slurm.timeout_min == 120
+
+
+def test_a_resolved_config_as_the_primary_config_is_held_to_the_schema(tmp_path):
+    """DVC's params.yaml (a composed, resolved config) runs as `--config-name params` under the same schema."""
+    from omegaconf import OmegaConf
+
+    from lbm_model.config import plain, with_schema
+
+    composed = compose_config(["model=ols", "seed=3"])
+    resolved = OmegaConf.create(plain(composed))            # what DVC writes: no schema, plain values
+    assert typed_config(with_schema(resolved)) == typed_config(composed)
+    resolved.model.estimator.max_iter = 5                  # an ordinal-logit field under least squares
+    with pytest.raises(Exception, match="max_iter"):
+        with_schema(resolved)
+    unknown = OmegaConf.create(plain(composed))
+    unknown.model.estimator._target_ = "lbm_model.estimators.Nope"
+    with pytest.raises(ConfigError, match="is not a known estimator; expected one of"):
+        with_schema(unknown)
+
+
+def test_the_tracking_store_follows_mlflow_tracking_uri(monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5999")
+    assert typed_config(compose_config()).tracking.uri == "http://127.0.0.1:5999"
+    monkeypatch.delenv("MLFLOW_TRACKING_URI")
+    assert typed_config(compose_config()).tracking.uri == "sqlite:///mlruns.db"

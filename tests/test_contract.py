@@ -135,7 +135,8 @@ def test_duplicate_respondent_is_refused(tiny):
 def test_respondent_in_unknown_cell_year_is_refused(tiny):
     cells, survey, catalog, tmp = tiny
     survey.loc[7, "year"] = 2016
-    with pytest.raises(ContractError, match=r"column 'cell_id\+year': respondents whose cell_id has no cell in that year in 1 row \(row 8\)"):
+    with pytest.raises(ContractError, match=r"column 'year': survey year 2016 has no cells; cells have 2018, 2020 "
+                                            r"\(1 row \(row 8\)\); expected survey years the cells table covers"):
         load(write_inputs(tmp, cells, survey, catalog))
 
 

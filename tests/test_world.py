@@ -146,8 +146,8 @@ def test_small_world_size_and_households(data):
 
 def test_catalog(data):
     cells, _, catalog, _, _ = data
-    allowed = catalog.model_indicators
-    assert len(allowed) >= 94 and len(catalog.stigmatising_indicators) == 6
+    allowed = [i for i in catalog.model_indicators if not i.candidate]
+    assert len(allowed) == 94 and len(catalog.stigmatising_indicators) == 6
     counts = pd.Series([i.dimension for i in allowed]).value_counts().to_dict()
     assert counts == {"vrz": 22, "fys": 20, "won": 20, "onv": 20, "soc": 12}
     assert {"building_age_mean", "green_percentage_500m"} <= {i.name for i in allowed}
@@ -231,7 +231,7 @@ def test_liveability_improves_from_2014_to_2020(data, recomputed):
 
 def test_truth_contents(data, standardised):
     cells, _, catalog, truth, _ = data
-    allowed = [i for i in catalog.model_indicators]
+    allowed = [i for i in catalog.model_indicators if not i.candidate]
     assert set(truth["weights"]) == {i.name for i in allowed}
     weights = np.array([truth["weights"][i.name] for i in allowed])
     assert weights.std() >= 0.15 and (weights > 0).any() and (weights < 0).any()
@@ -262,13 +262,13 @@ def test_planted_proxies_carry_composition(data, standardised):
     for name, entry in proxies.items():
         assert r2(name) >= 0.4 and r2(name) == pytest.approx(entry["r2"], abs=1e-9)
         assert set(entry["composition"]) <= {i.name for i in catalog.stigmatising_indicators}
-    others = [r2(i.name) for i in catalog.model_indicators if i.name not in proxies]
+    others = [r2(i.name) for i in catalog.model_indicators if i.name not in proxies and not i.candidate]
     assert max(others) <= 0.2 and np.median(others) < 0.05
 
 
 def test_collinearity_is_moderate(data, standardised):
     catalog = data[2]
-    z = np.column_stack([standardised[i.name] for i in catalog.model_indicators])
+    z = np.column_stack([standardised[i.name] for i in catalog.model_indicators if not i.candidate])
     vif = np.diag(np.linalg.inv(np.corrcoef(z, rowvar=False)))
     assert vif.max() < 10 and np.mean(vif < 4) > 0.9
 
@@ -307,3 +307,63 @@ def test_residual_field_option_gives_a_smooth_latent_residual():
     near, far = (d > 0) & (d < 400), d > 20_000
     assert np.corrcoef(residual[i[near]], residual[j[near]])[0, 1] > 0.8
     assert abs(np.corrcoef(residual[i[far]], residual[j[far]])[0, 1]) < 0.3
+
+
+# next-version candidates ---------------------------------------------------------------
+
+def _column_sha256(frame: pd.DataFrame) -> dict[str, str]:
+    import hashlib
+
+    return {c: hashlib.sha256(pd.util.hash_pandas_object(frame[c], index=False).to_numpy().tobytes()).hexdigest()
+            for c in frame.columns}
+
+
+def test_candidates_leave_every_existing_column_bit_identical(world_dir, data):
+    """Reference: sha256 of every column of the small world (seed 0) generated before candidates existed
+    (tests/reference/world-small-seed0-column-sha256.json, made with the code of commit a548b69)."""
+    reference = json.loads((Path(__file__).parent / "reference" / "world-small-seed0-column-sha256.json").read_text())
+    cells, survey, catalog, truth, _ = data
+    now = {f"cells.{k}": v for k, v in _column_sha256(cells).items()} | {f"survey.{k}": v for k, v in _column_sha256(survey).items()}
+    assert {k: now[k] for k in reference} == reference
+    added = [k.removeprefix("cells.") for k in now if k not in reference]
+    assert set(added) == set(truth["candidates"]) and added == [i.name for i in catalog.indicators if i.candidate]
+    assert pq.read_schema(world_dir / "cells.parquet").names[-len(added):] == added   # appended last
+
+
+def test_signal_candidates_carry_the_buurt_effect_and_noise_candidates_nothing(world, data, standardised):
+    cells, _, catalog, truth, _ = data
+    roles = {name: entry["role"] for name, entry in truth["candidates"].items()}
+    assert sorted(roles.values()) == ["noise"] * 4 + ["signal"] * 2
+    assert all(truth["candidates"][n]["weight"] == 0.0 for n, r in roles.items() if r == "noise")
+    assert all(0.15 < truth["candidates"][n]["weight"] < 0.3 for n, r in roles.items() if r == "signal")
+    assert truth["weights_next"] == {**truth["weights"], **{n: e["weight"] for n, e in truth["candidates"].items()}}
+    # the true candidate term at each respondent's cell is the latent buurt effect plus one constant
+    latent = world.survey.latent
+    year_position = np.searchsorted(np.asarray(world.preset.years), world.survey.frame["year"].to_numpy())
+    rows = latent["cell"].to_numpy() + year_position * world.geography.n_cells
+    term = sum(w * standardised[n][rows] for n, w in truth["weights_next"].items() if n in roles)
+    gap = term - latent["buurt_effect"].to_numpy()
+    assert np.ptp(gap) < 2e-3 and np.std(latent["buurt_effect"]) > 0.2   # rounding to stored precision only
+    # decoys resemble a real indicator; buurt-level candidates are constant within a buurt
+    for name, entry in truth["candidates"].items():
+        if entry["resembles"]:
+            assert 0.3 < np.corrcoef(standardised[name], standardised[entry["resembles"]])[0, 1] < 0.7, name
+        if entry["level"] == "buurt":
+            assert cells.groupby("buurt_code")[name].nunique().max() == 1, name
+    assert {i.name for i in catalog.indicators if i.candidate} == set(roles)
+
+
+def test_indicator_sets_lbm3_and_next_select_without_and_with_candidates(world_dir):
+    from lbm_model.config import compose_config, typed_config
+    from lbm_model.inputs import load_inputs
+    from lbm_model.recalibrate import select_indicators
+
+    inputs = load_inputs(world_dir / "cells.parquet", world_dir / "survey.parquet", world_dir / "catalog.yaml")
+    chosen = {}
+    for option in ("lbm3", "next", "all"):
+        cfg = typed_config(compose_config([f"indicators={option}"])).indicators
+        chosen[option] = [i.name for i in select_indicators(inputs, cfg.exclude, cfg.candidates)]
+    candidates = [i.name for i in inputs.catalog.indicators if i.candidate]
+    assert len(chosen["lbm3"]) == 94 and chosen["all"] == chosen["lbm3"] == [i.name for i in select_indicators(inputs)]
+    assert chosen["next"] == chosen["lbm3"] + candidates and len(candidates) == 6
+    assert typed_config(compose_config([])).indicators.name == "lbm3"      # the default run is the 3.0-shaped set

@@ -12,11 +12,14 @@ renamed into place, so a failure while writing leaves all previous files unchang
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 import shutil
 import stat
-from collections.abc import Callable, Iterable
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from lbm_model.errors import LbmError
@@ -213,3 +216,22 @@ def write_table_atomic(frame, target: str | Path) -> Path:
 def write_tables_atomic(tables: dict) -> list[Path]:
     """Write several DataFrames ``{target: frame}`` all or nothing (see write_many_atomic)."""
     return write_many_atomic([(Path(t), _table_writer(frame, Path(t))) for t, frame in tables.items()])
+
+
+@contextmanager
+def exclusive_lock(key: str) -> Iterator[None]:
+    """An exclusive inter-process lock named by ``key`` (a lock file in the temp directory; POSIX only,
+    a no-op elsewhere). Processes that use one key, e.g. the jobs of a parallel sweep, run the
+    guarded block one at a time."""
+    if os.name == "nt":
+        yield
+        return
+    import fcntl
+
+    name = hashlib.sha256(key.encode()).hexdigest()[:16]
+    with open(Path(tempfile.gettempdir()) / f"lbm-lock-{name}.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

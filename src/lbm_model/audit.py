@@ -6,7 +6,9 @@ A recalibration calls, in this order (experiment.py)::
     fitted = fit_model(...)                          # recalibrate.py
     thresholds = class_thresholds(...)               # the classes are fixed first
     audit = run_audit(AuditInputs(...), gate_result) # every check in checks.run, staged
-    freeze(..., audit=audit)                         # commits audit.json + evidence, then model.json
+    freeze(..., audit=audit, publish=False)          # stages the sealed model.json beside the audit
+    (MLflow logging from the staging directory)
+    audit.publish(export_dir)                        # evidence/, audit.json, then model.json move into place
 
 ``run_audit`` writes the evidence and ``audit.json`` into a hidden staging directory in the
 export directory; :meth:`Audit.commit` moves them into place right before model.json is
@@ -91,6 +93,25 @@ class Audit:
             os.replace(staged_evidence, export_dir / EVIDENCE_DIR)
         os.replace(self.staging / AUDIT_FILE, export_dir / AUDIT_FILE)
         return previous
+
+    def stage_model(self, data: bytes) -> Path:
+        """Write the sealed model.json into the staging directory, beside the staged audit."""
+        return write_bytes_atomic(self.staging / MODEL_FILE, data)
+
+    def publish(self, export_dir: str | Path) -> Path:
+        """Move the staged evidence/, audit.json and model.json (model.json last) into ``export_dir``.
+
+        Until this call nothing in ``export_dir`` has changed, so a run that fails or is killed
+        earlier (during the checks, freezing or MLflow logging) leaves the previous model, audit
+        and evidence byte-for-byte; the previous evidence is removed only after model.json is in place.
+        """
+        if not (self.staging / MODEL_FILE).is_file():
+            raise LbmError("internal: publish() before stage_model(); nothing was published.")
+        previous = self.commit(export_dir)
+        target = Path(export_dir) / MODEL_FILE
+        os.replace(self.staging / MODEL_FILE, target)
+        self.discard(previous)
+        return target
 
     def discard(self, previous: Path | None = None) -> None:
         """Remove the staging directory (and the previous evidence, after a commit)."""
@@ -192,8 +213,9 @@ class Recheck:
         return worst(r.verdict for r in self.results)
 
 
-def locate_model(target: str, tracking_uri: str) -> Path:
-    """The directory holding model.json: a local path, or the artifacts of an MLflow run id."""
+def locate_model(target: str, tracking_uri: str, evidence: bool = False) -> Path:
+    """The directory holding model.json: a local path, or the artifacts of an MLflow run id (model.json and
+    audit.json, and with ``evidence`` the evidence files, laid out as in an export directory)."""
     path = Path(target)
     if path.exists():
         return path if path.is_dir() else path.parent
@@ -204,8 +226,11 @@ def locate_model(target: str, tracking_uri: str) -> Path:
         local = Path(tempfile.mkdtemp(prefix="lbm-check-"))
         mlflow.artifacts.download_artifacts(run_id=target, artifact_path="model", dst_path=str(local))
         try:
-            mlflow.artifacts.download_artifacts(run_id=target, artifact_path=f"audit/{AUDIT_FILE}", dst_path=str(local))
+            mlflow.artifacts.download_artifacts(run_id=target, artifact_path="audit" if evidence else f"audit/{AUDIT_FILE}",
+                                                dst_path=str(local))
             (local / "audit" / AUDIT_FILE).replace(local / "model" / AUDIT_FILE)
+            if evidence and (local / "audit" / EVIDENCE_DIR).is_dir():
+                (local / "audit" / EVIDENCE_DIR).replace(local / "model" / EVIDENCE_DIR)
         except Exception:  # an older run without an audit: checks use the package defaults
             pass
     except Exception as exc:

@@ -15,6 +15,7 @@ class Indicator:
     expected_sign: int = 0
     stigmatising: bool = False
     transform: str = "none"
+    candidate: bool = False  # a candidate for the next version: a model term only in sets that include candidates
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,7 @@ class Catalog:
                     "expected_sign": i.expected_sign,
                     "stigmatising": i.stigmatising,
                     "transform": i.transform,
+                    **({"candidate": True} if i.candidate else {}),
                 }
                 for i in self.indicators
             ],

@@ -7,6 +7,7 @@ printed as one paragraph with exit code 2; tracebacks are for bugs.
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 import warnings
@@ -45,6 +46,11 @@ def world(
     """Generate a synthetic Netherlands in the data contract's shape, with truth.json."""
     if scale not in ("small", "nl"):
         _fail(LbmError(f"--scale {scale!r} is not known; expected small or nl."))
+    if seed < 0:
+        _fail(LbmError(f"--seed {seed}: expected a whole number >= 0 (numpy's seed sequences take no negative seeds)."))
+    for option, value in (("--buurt-effect-sd", buurt_effect_sd), ("--residual-field-sd", residual_field_sd)):
+        if value is not None and not 0 <= value < float("inf"):
+            _fail(LbmError(f"{option} {value}: expected a finite standard deviation >= 0."))
     from lbm_model.atomic import write_directory_atomic
     from lbm_model.world import generate_world
 
@@ -65,7 +71,10 @@ def score(
     out: Annotated[Path, typer.Option(help="Output file; .parquet or .csv by extension.")],
     year: Annotated[Optional[list[int]], typer.Option(help="Score only this year (repeatable). Default: all years.")] = None,
     aggregate: Annotated[str, typer.Option(help="Comma-separated area levels to aggregate: buurt,wijk,gemeente.")] = "",
-    min_households: Annotated[int, typer.Option(help="Suppress area figures below this many households.")] = 10,
+    min_households: Annotated[int, typer.Option(help="Suppress area figures below this many households (>= 10 "
+                                                     "unless --unsafe-disclosure).")] = 10,
+    unsafe_disclosure: Annotated[Optional[str], typer.Option(
+        "--unsafe-disclosure", help="Reason for a --min-households below the primer's 10; recorded in the area tables.")] = None,
     expect_sha256: Annotated[Optional[str], typer.Option(
         "--expect-sha256", help="Refuse (exit 2, nothing written) unless the model's content_sha256 is this hash.")] = None,
 ) -> None:
@@ -73,7 +82,8 @@ def score(
     from lbm_model.atomic import write_tables_atomic
     from lbm_model.contract import read_table
     from lbm_model.dimensions import AREA_LEVELS
-    from lbm_model.scoring import CELL_OUTPUT_COLUMNS, CompiledScorer, aggregate_areas, score_cells, score_parquet
+    from lbm_model.disclosure import DEFAULT_MIN_HOUSEHOLDS, checked_minimum
+    from lbm_model.scoring import CELL_OUTPUT_COLUMNS, CompiledScorer, aggregate_all, score_cells, score_parquet
 
     levels = [lvl.strip() for lvl in aggregate.split(",") if lvl.strip()]
     try:
@@ -82,6 +92,9 @@ def score(
             raise LbmError(f"--aggregate: unknown level(s) {', '.join(unknown)}; expected from {', '.join(AREA_LEVELS)}.")
         if out.suffix.lower() not in (".parquet", ".csv"):
             raise LbmError(f"{out}: unsupported output type '{out.suffix}'; expected .parquet or .csv.")
+        checked_minimum(min_households, DEFAULT_MIN_HOUSEHOLDS, unsafe_disclosure, f"--min-households {min_households}",
+                        '--unsafe-disclosure "reason"')
+        _refuse_output_over_inputs(out, levels, {"--cells": cells, "--model": model})
         expected = _expected_sha256(expect_sha256) if expect_sha256 is not None else None
         scorer = CompiledScorer.load(model)
         if expected is not None and scorer.content_sha256 != expected:
@@ -94,7 +107,16 @@ def score(
             else:
                 scored = score_cells(scorer, read_table(cells), str(cells), years=year, with_areas=bool(levels))
         _show_warnings(caught)
-        area_frames = {lvl: aggregate_areas(scored, lvl, min_households) for lvl in levels}
+        if unsafe_disclosure and min_households < DEFAULT_MIN_HOUSEHOLDS:
+            console.print(f"[yellow]warning[/] --min-households {min_households} is below the primer's "
+                          f"{DEFAULT_MIN_HOUSEHOLDS} (--unsafe-disclosure {escape(repr(unsafe_disclosure))}; recorded "
+                          "in the area tables).", highlight=False, soft_wrap=True)
+        elif unsafe_disclosure is not None:
+            console.print(f"[yellow]warning[/] --unsafe-disclosure is ignored: --min-households {min_households} is "
+                          f"not below the primer's {DEFAULT_MIN_HOUSEHOLDS}.", highlight=False, soft_wrap=True)
+        reason = unsafe_disclosure if min_households < DEFAULT_MIN_HOUSEHOLDS else None
+        area_frames = {lvl: _record_minimum(frame, min_households, reason)
+                       for lvl, frame in (aggregate_all(scored, levels, min_households).items() if levels else ())}
     except LbmError as exc:
         _fail(exc)
     targets = {out: scored[list(CELL_OUTPUT_COLUMNS)]} | {out.with_name(f"{out.stem}_{lvl}{out.suffix}"): frame
@@ -108,7 +130,26 @@ def score(
     for lvl, frame in area_frames.items():
         target = out.with_name(f"{out.stem}_{lvl}{out.suffix}")
         console.print(f"[bold green]aggregated[/] {len(frame):,} {lvl} rows -> {escape(str(target))} "
-                      f"({int(frame['suppressed'].sum())} suppressed below {min_households} households)", soft_wrap=True)
+                      f"({int((frame['suppression'] == 'primary').sum())} suppressed below {min_households} households, "
+                      f"{int((frame['suppression'] == 'complementary').sum())} more so that none can be derived by "
+                      "subtraction)", soft_wrap=True)
+
+
+def _refuse_output_over_inputs(out: Path, levels: list[str], inputs: dict[str, Path]) -> None:
+    """--out (and the area tables beside it) must not be one of the command's inputs."""
+    targets = [out] + [out.with_name(f"{out.stem}_{lvl}{out.suffix}") for lvl in levels]
+    for target in targets:
+        for option, path in inputs.items():
+            for candidate in ([path, path / "model.json"] if path.is_dir() else [path]):
+                if target.exists() and candidate.exists() and target.resolve() == candidate.resolve():
+                    raise LbmError(f"--out {out}: would overwrite the input {candidate} ({option}); choose another "
+                                   "output path. Nothing was written.")
+
+
+def _record_minimum(frame, min_households: int, reason: str | None):
+    """The area table with the minimum count it was suppressed at (and the reason when it is below 10)."""
+    frame = frame.assign(min_households=min_households)
+    return frame.assign(unsafe_disclosure=reason.strip()) if reason and reason.strip() else frame
 
 
 def _expected_sha256(value: str) -> str:
@@ -216,7 +257,7 @@ def check(
     catalog: Annotated[Optional[Path], typer.Option(help="Training catalog, if not at the path the model records.")] = None,
     checks_config: Annotated[Optional[str], typer.Option(
         help="Checks config: an option of the package (default, fast) or a YAML file. Default: the one in the model's audit.json.")] = None,
-    tracking_uri: Annotated[str, typer.Option(help="MLflow store for run ids.")] = "sqlite:///mlruns.db",
+    tracking_uri: Annotated[Optional[str], typer.Option(help="MLflow store for run ids (else MLFLOW_TRACKING_URI, else sqlite:///mlruns.db).")] = None,
 ) -> None:
     """Refit a frozen model on its training inputs, run the methodology checks and print the verdicts.
 
@@ -229,7 +270,7 @@ def check(
 
     try:
         outcome = recheck(model, out=out, inputs={"cells": cells, "survey": survey, "catalog": catalog},
-                          config_path=checks_config, tracking_uri=tracking_uri)
+                          config_path=checks_config, tracking_uri=_tracking_uri(tracking_uri))
     except LbmError as exc:
         _fail(exc)
     for note in outcome.notes:
@@ -246,8 +287,6 @@ def check(
 
 def _tracking_uri(option: str | None) -> str:
     """--tracking-uri, else MLFLOW_TRACKING_URI, else the project's local store."""
-    import os
-
     return option or os.environ.get("MLFLOW_TRACKING_URI") or "sqlite:///mlruns.db"
 
 
@@ -312,8 +351,30 @@ def rollback(
                   f"(version {replaced} is now 'previous')", highlight=False, soft_wrap=True)
 
 
+@app.command()
+def report(
+    model: Annotated[str, typer.Argument(help="Frozen model directory (or its model.json), or an MLflow run id.")],
+    out: Annotated[Optional[Path], typer.Option(help="The HTML file. Default: MODEL_DIR/report.html.")] = None,
+    tracking_uri: Annotated[Optional[str], typer.Option(help="MLflow store for run ids (else MLFLOW_TRACKING_URI, else sqlite:///mlruns.db).")] = None,
+) -> None:
+    """Write the audit report of a frozen model: one self-contained HTML page (model card, weights, checks
+    with their figures and evidence, classes, how to reproduce) that opens offline in any browser."""
+    from lbm_model.audit import locate_model
+    from lbm_model.report import write_run_report
+
+    try:
+        model_dir = locate_model(model, _tracking_uri(tracking_uri), evidence=True)
+        if out is None and not Path(model).exists():
+            raise LbmError(f"{model}: a run id needs --out (where to write the report).")
+        path = write_run_report(model_dir, out)
+    except LbmError as exc:
+        _fail(exc)
+    console.print(f"[bold]report[/] {escape(str(path))}", highlight=False, soft_wrap=True)
+
+
 def main() -> None:
     """Console entry point."""
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")   # no download bars between our lines
     try:
         app()
     except LbmError as exc:  # pragma: no cover - commands catch their own

@@ -6,7 +6,7 @@ One dataclass per config group (the YAML files in ``lbm_model/conf/`` only set v
 group      schema                             options (lbm_model/conf/<group>/)
 ========== ================================== ==============================================
 data       :class:`DataConfig`                synthetic, files
-indicators :class:`IndicatorsConfig`          all
+indicators :class:`IndicatorsConfig`          lbm3 (default), next (adds candidates), all (= lbm3)
 model      :class:`ModelConfig` + one         ordinal_logit, ols (each extends its family's
            estimator dataclass per family     ``/schema/model/<option>`` from the ConfigStore)
 classes    :class:`~lbm_model.classes.ThresholdRule`  fixed_width_anchored
@@ -72,8 +72,12 @@ class DataConfig:
 
 @dataclass
 class IndicatorsConfig:
-    """``indicators``: catalog indicators left out of the model (stigmatising ones always are)."""
+    """``indicators``: the indicator set. ``lbm3`` (default) is the 3.0-shaped set, every catalog indicator not
+    flagged ``candidate``; ``next`` adds the candidates. Stigmatising indicators are never model terms;
+    ``exclude`` leaves further ones out."""
 
+    name: str = "lbm3"
+    candidates: bool = False       # include catalog indicators flagged `candidate: true`
     exclude: list[str] = field(default_factory=list)
 
 
@@ -170,6 +174,40 @@ def register_configs() -> None:
 register_configs()
 
 
+def job_output_dir(single_run_dir: str) -> str:
+    """``${lbm_job_dir:DIR}``: DIR for a single run; in a sweep (``-m``) the job's own Hydra output folder
+    (``multirun/<date>/<time>/<job>/export``), so parallel jobs never write into one export directory."""
+    try:
+        from hydra.core.hydra_config import HydraConfig
+        from hydra.types import RunMode
+
+        if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
+            return str(Path(HydraConfig.get().runtime.output_dir) / "export")
+    except ValueError:       # no Hydra job (compose API, DVC's composition)
+        pass
+    return single_run_dir
+
+
+if not OmegaConf.has_resolver("lbm_job_dir"):
+    OmegaConf.register_new_resolver("lbm_job_dir", job_output_dir)
+
+
+def with_schema(cfg: DictConfig) -> DictConfig:
+    """``cfg`` under the typed schema. A configuration composed from lbm_model/conf already is; a resolved one
+    used as the primary config (DVC's params.yaml: ``lbm-experiment --config-dir . --config-name params``) is
+    merged into the schema here, with the estimator dataclass its ``model.estimator._target_`` names, so
+    unknown keys and wrong types are refused the same way."""
+    if OmegaConf.get_type(cfg) is LbmConfig:
+        return cfg
+    target = OmegaConf.select(cfg, "model.estimator._target_", default=None)
+    by_target = {option()._target_: option for option in MODEL_OPTIONS.values()}
+    if target not in by_target:
+        raise ConfigError(f"config: model.estimator._target_={target!r} is not a known estimator; expected one of "
+                          f"{', '.join(sorted(by_target))}.")
+    schema = OmegaConf.structured(LbmConfig(model=ModelConfig(name=MISSING, estimator=by_target[target]())))
+    return OmegaConf.merge(schema, cfg)
+
+
 def typed_config(cfg: DictConfig) -> LbmConfig:
     """Refuse unset values, then build the typed objects (running every range check)."""
     missing = sorted(OmegaConf.missing_keys(cfg))
@@ -229,6 +267,9 @@ def compose_checks(source: str | Path) -> DictConfig:
                 raise ConfigError(f"{path}: a checks configuration must be a .yaml file (Hydra reads .yaml only).")
             if not path.is_file():
                 raise ConfigError(f"{path}: checks configuration not found.")
+            from lbm_model.contract import load_yaml_bounded
+
+            load_yaml_bounded(path)     # an alias bomb is refused before Hydra expands it
             package_options = f"hydra.searchpath=[file://{CONF_DIR / 'checks'}]"    # so `defaults: [default]` works
             with initialize_config_dir(config_dir=str(path.parent.resolve()), version_base=VERSION_BASE):
                 return compose(config_name=path.stem, overrides=[package_options])

@@ -16,8 +16,9 @@ import pandas as pd
 import yaml
 
 from lbm_model.catalog import Catalog, Indicator
+from lbm_model.design import check_weights
 from lbm_model.dimensions import CELL_COLUMNS, DIMENSIONS, RESPONSE_LEVELS, SURVEY_COLUMNS, TRANSFORMS
-from lbm_model.errors import ContractError, ContractWarning, rows_error
+from lbm_model.errors import ContractError, ContractWarning, describe_rows, rows_error
 from lbm_model.transforms import transform_domain_ok
 
 # EPSG:28992 (Amersfoort / RD New) validity bounds of the Netherlands, metres.
@@ -51,6 +52,7 @@ def read_table(path: str | Path) -> pd.DataFrame:
             frame = pq.read_table(path).to_pandas()
         elif suffix == ".csv":
             header = _csv_header(path)
+            _refuse_excel_dutch_csv(path, header)
             _refuse_duplicate_columns(path, header)
             dtypes = {c: str for c in STRING_COLUMNS if c in header}
             frame = pd.read_csv(path, dtype=dtypes, keep_default_na=True)
@@ -58,6 +60,8 @@ def read_table(path: str | Path) -> pd.DataFrame:
             raise ContractError(f"{path}: unsupported file type '{suffix}'; expected .parquet or .csv.")
     except ContractError:
         raise
+    except UnicodeDecodeError as exc:
+        raise _encoding_error(path, exc) from None
     except Exception as exc:  # any reader failure is a user-facing problem with the file
         kind = "Parquet" if suffix == ".parquet" else "CSV"
         raise ContractError(f"{path}: cannot be read as {kind} ({type(exc).__name__}: {exc}).") from None
@@ -69,8 +73,49 @@ def read_table(path: str | Path) -> pd.DataFrame:
 def _csv_header(path: Path) -> list[str]:
     import csv
 
-    with open(path, newline="", encoding="utf-8-sig") as handle:
+    with open(path, newline="", encoding="utf-8-sig", errors="replace") as handle:
         return next(csv.reader(handle), [])
+
+
+def _refuse_excel_dutch_csv(path: Path, header: list[str]) -> None:
+    """A semicolon-separated file (Excel's CSV under Dutch regional settings, usually with decimal commas)."""
+    if len(header) == 1 and header[0].count(";") >= 2:
+        import csv
+
+        with open(path, newline="", encoding="utf-8-sig", errors="replace") as handle:
+            rows = [row for _, row in zip(range(50), csv.reader(handle, delimiter=";"))]
+        decimal_comma = any(len(v) < 40 and v.replace(",", "", 1).lstrip("-").isdigit() and "," in v
+                            for row in rows[1:] for v in row)
+        raise ContractError(f"{path}: looks like an Excel CSV export with Dutch regional settings (columns separated by "
+                            f"';'{', decimal commas such as 0,5' if decimal_comma else ''}); expected comma-separated "
+                            "values with decimal points. Save it as Parquet, or export it with a comma as list "
+                            "separator and a point as decimal symbol (e.g. pandas: read_csv(path, sep=';', "
+                            "decimal=',').to_csv(new, index=False)).")
+
+
+def _encoding_error(path: Path, exc: UnicodeDecodeError) -> ContractError:
+    """Name the data row and column of the first byte that is not UTF-8."""
+    import csv
+
+    raw = path.read_bytes()
+    if raw.startswith(b"PAR1"):
+        return ContractError(f"{path}: cannot be read as CSV (it is a Parquet file; rename it to "
+                             f"{path.with_suffix('.parquet').name}).")
+    if b"\x00" in raw[:65536]:
+        return ContractError(f"{path}: cannot be read as CSV (binary content, not text); expected a UTF-8 CSV file.")
+    lines = raw.splitlines()
+    header = next(csv.reader([lines[0].decode("utf-8-sig", errors="replace")]), []) if lines else []
+    for number, line in enumerate(lines):
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError as bad:
+            column_index = line[: bad.start].count(b",")
+            column = header[column_index] if column_index < len(header) else f"#{column_index + 1}"
+            where = "the header" if number == 0 else f"row {number} (data row, header not counted)"
+            return ContractError(f"{path}: {where}, column '{column}': byte 0x{line[bad.start]:02x} is not UTF-8; "
+                                 "expected a UTF-8 file. It was probably saved as Windows-1252/Latin-1: save it again "
+                                 "as 'CSV UTF-8' (Excel) or convert it (iconv -f cp1252 -t utf-8).")
+    return ContractError(f"{path}: not UTF-8 text ({exc.reason}); expected a UTF-8 file.")
 
 
 def _refuse_duplicate_columns(path: Path, names: list[str]) -> None:
@@ -184,6 +229,7 @@ def validate_cells(cells: pd.DataFrame, catalog: Catalog, file: str, *, indicato
                          f"at most {MAX_HOUSEHOLDS_PER_CELL:,} households per cell")
     check_coordinates(cells, file)
     check_unique(cells, ["cell_id", "year"], file)
+    check_nesting(cells, file)
     wanted = indicators if indicators is not None else [i.name for i in catalog.model_indicators]
     require_columns(cells, wanted, file, "indicator")
     present = [i for i in catalog.indicators if i.name in cells.columns and (indicators is None or i.name in wanted)]
@@ -207,11 +253,69 @@ def _warn_unknown_columns(cells: pd.DataFrame, catalog: Catalog, file: str) -> N
                       "indicators; they are ignored.", ContractWarning, stacklevel=2)
 
 
+def check_nesting(cells: pd.DataFrame, file: str) -> None:
+    """Within a year, every buurt lies in one wijk and every buurt and wijk in one gemeente."""
+    year = cells["year"].to_numpy()
+    codes = {level: pd.factorize(cells[f"{level}_code"]) for level in ("buurt", "wijk", "gemeente")}
+    for child, parent in (("buurt", "wijk"), ("buurt", "gemeente"), ("wijk", "gemeente")):
+        pairs = pd.DataFrame({"year": year, "child": codes[child][0], "parent": codes[parent][0]}).drop_duplicates()
+        split = pairs[pairs.duplicated(["year", "child"], keep=False)]
+        if len(split):
+            first_year, first = split.iloc[0][["year", "child"]]
+            code = codes[child][1][first]
+            conflict = sorted(str(codes[parent][1][i]) for i in split.loc[(split["year"] == first_year)
+                                                                          & (split["child"] == first), "parent"])
+            rows = _bad_rows((year == first_year) & (codes[child][0] == first))
+            n = len(split[["year", "child"]].drop_duplicates())
+            key, up = f"{child}_code", f"{parent}_code"
+            raise ContractError(f"{file}: columns '{key}'+'{up}': {child} {code} lies in {len(conflict)} {parent} codes "
+                                f"({', '.join(conflict)}) in {first_year}, {describe_rows(rows)}"
+                                + (f"; {n - 1} more {child} code(s) conflict" if n > 1 else "")
+                                + f"; expected each {child} inside exactly one {parent} per year (the codes must nest).")
+
+
+# Column names that mean the survey weight; the contract's name is 'weight' (docs/data-contract.md).
+WEIGHT_LIKE = ("gewicht", "weight", "weights", "weging", "weegfactor", "ophoogfactor", "wgt", "survey_weight",
+               "sample_weight", "design_weight", "gewichten", "weegfactoren")
+
+
+def _refuse_weight_under_another_name(survey: pd.DataFrame, file: str) -> None:
+    """A column that looks like the survey weight but is not named 'weight' would be silently ignored."""
+    lookalike = [str(c) for c in survey.columns if str(c) != "weight"
+                 and str(c).strip().lower().replace("-", "_").replace(" ", "_") in WEIGHT_LIKE]
+    if lookalike:
+        fix = (f"rename it to 'weight'" if "weight" not in survey.columns and len(lookalike) == 1
+               else "keep one weight column, named 'weight', and drop the others")
+        raise ContractError(f"{file}: column(s) {', '.join(repr(c) for c in lookalike)} look like the survey weight, "
+                            f"but the contract's weight column is 'weight' (other names would be ignored and the model "
+                            f"fitted unweighted); {fix}.")
+
+
+def _warn_unknown_survey_columns(survey: pd.DataFrame, catalog: Catalog, file: str) -> None:
+    known = set(SURVEY_CONTRACT_COLUMNS) | set(catalog.controls)
+    extra = [str(c) for c in survey.columns if c not in known]
+    if extra:
+        warnings.warn(f"{file}: column(s) {', '.join(extra)} are neither survey contract columns nor controls listed in "
+                      "the catalog; they are ignored (list a respondent characteristic under 'controls' to use it).",
+                      ContractWarning, stacklevel=3)
+
+
+def check_unique_ids(frame: pd.DataFrame, column: str, file: str) -> None:
+    """Ids are unique even after trimming whitespace and ignoring case ('R01 ' and 'r01' are one respondent)."""
+    check_unique(frame, [column], file)
+    folded = frame[column].astype(str).str.strip().str.casefold()
+    dupes = folded.duplicated(keep=False).to_numpy() & ~frame[column].duplicated(keep=False).to_numpy()
+    if dupes.any():
+        raise rows_error(file, column, _bad_rows(dupes), "ids that differ only in letter case or surrounding whitespace",
+                         "each id once (clean the ids: these rows would otherwise count as different respondents)")
+
+
 def validate_survey(survey: pd.DataFrame, cells: pd.DataFrame, catalog: Catalog, file: str) -> pd.DataFrame:
     """Check the survey against the contract, the cells and the catalog's controls."""
+    _refuse_weight_under_another_name(survey, file)
     require_columns(survey, SURVEY_COLUMNS, file, "survey")
     check_text(survey, "respondent_id", file)
-    check_unique(survey, ["respondent_id"], file)
+    check_unique_ids(survey, "respondent_id", file)
     check_whole(survey, "year", file, 1900, 2200)
     check_text(survey, "cell_id", file)
     check_whole(survey, "response", file, RESPONSE_LEVELS[0], RESPONSE_LEVELS[-1])
@@ -219,12 +323,12 @@ def validate_survey(survey: pd.DataFrame, cells: pd.DataFrame, catalog: Catalog,
         weights = check_numeric(survey, "weight", file)
         if (weights <= 0).any():
             raise rows_error(file, "weight", _bad_rows(weights <= 0), "non-positive survey weights", "weights > 0")
+        check_weights(weights, file)
     survey = survey.astype({"year": "int64", "response": "int64", "cell_id": str, "respondent_id": str})
     known = pd.MultiIndex.from_frame(cells[["cell_id", "year"]])
     located = pd.MultiIndex.from_frame(survey[["cell_id", "year"]]).isin(known)
     if not located.all():
-        raise rows_error(file, "cell_id+year", _bad_rows(~located), "respondents whose cell_id has no cell in that year",
-                         "a cell_id present in the cells table for the same year")
+        _refuse_unlocated(survey, cells, ~located, file)
     require_columns(survey, list(catalog.controls), file, "control")
     for control in catalog.controls:
         missing = survey[control].isna().to_numpy()
@@ -232,7 +336,37 @@ def validate_survey(survey: pd.DataFrame, cells: pd.DataFrame, catalog: Catalog,
             raise rows_error(file, control, _bad_rows(missing), "missing control values", "a value for every respondent")
         if pd.api.types.is_numeric_dtype(survey[control]) and not pd.api.types.is_bool_dtype(survey[control]):
             check_numeric(survey, control, file)
+    _warn_unknown_survey_columns(survey, catalog, file)
     return survey
+
+
+def _refuse_unlocated(survey: pd.DataFrame, cells: pd.DataFrame, unlocated: np.ndarray, file: str) -> None:
+    """Respondents without a cell: say whether the year, whitespace, letter case, leading zeros or a number
+    format is the likely cause."""
+    cell_years = sorted(int(y) for y in cells["year"].unique())
+    missing_years = sorted(set(survey.loc[unlocated, "year"].tolist()) - set(cell_years))
+    if missing_years:
+        rows = _bad_rows(unlocated & survey["year"].isin(missing_years).to_numpy())
+        noun = "year" if len(missing_years) == 1 else "years"
+        raise ContractError(f"{file}: column 'year': survey {noun} {', '.join(map(str, missing_years))} "
+                            f"{'has' if len(missing_years) == 1 else 'have'} no cells; cells have "
+                            f"{', '.join(map(str, cell_years))} ({describe_rows(rows)}); expected survey years the cells "
+                            "table covers (add that year's cells, or drop those respondents).")
+    ids = set(cells["cell_id"].astype(str))
+    wrong = survey.loc[unlocated, "cell_id"].astype(str)
+    causes = [(why, fix) for why, fix, norm in (
+        ("surrounding whitespace", "trim the ids", str.strip),
+        ("letter case", "write the ids as in the cells table", str.casefold),
+        ("leading zeros", "keep the ids as text; a spreadsheet or integer column drops leading zeros",
+         lambda v: v.strip().lstrip("0")),
+        ("a number format (e.g. 123.0 for 123)", "store the ids as text", lambda v: v.strip().removesuffix(".0")))
+        if (lambda mapped: wrong.map(norm).isin(mapped).any())({norm(i) for i in ids})]
+    shown = sorted(set(wrong))[:3]
+    values = f" ({', '.join(repr(v) for v in shown)}{' and more' if wrong.nunique() > 3 else ''})"
+    cause = f" (they differ from the cells' ids only by {causes[0][0]}: {causes[0][1]})" if causes else ""
+    raise rows_error(file, "cell_id+year", _bad_rows(unlocated),
+                     f"respondents whose cell_id{values} has no cell in that year{cause}",
+                     "a cell_id present in the cells table for the same year")
 
 
 def load_catalog(path: str | Path) -> Catalog:
@@ -240,7 +374,7 @@ def load_catalog(path: str | Path) -> Catalog:
     path = Path(path)
     _require_file(path)
     try:
-        raw = yaml.load(path.read_text(encoding="utf-8-sig"), Loader=_UniqueKeyLoader)
+        raw = load_yaml_bounded(path)
     except (yaml.YAMLError, UnicodeDecodeError, RecursionError, OSError) as exc:
         raise ContractError(f"{path}: cannot be read as YAML ({type(exc).__name__}: {exc}).") from None
     if not isinstance(raw, dict) or not isinstance(raw.get("indicators"), list) or not raw["indicators"]:
@@ -276,7 +410,7 @@ def _parse_indicator(path: Path, number: int, entry: object) -> Indicator:
         raise ContractError(f"{where}: expected a mapping with a non-empty text field 'name'.")
     where += f" ('{entry['name']}')"
     unknown = sorted(map(str, set(entry) - {"name", "dimension", "description", "expected_sign", "stigmatising",
-                                             "transform"}))
+                                             "transform", "candidate"}))
     if unknown:
         raise ContractError(f"{where}: unknown field(s) {', '.join(unknown)}.")
     if not isinstance(entry.get("dimension"), str) or entry["dimension"] not in DIMENSIONS:
@@ -287,11 +421,63 @@ def _parse_indicator(path: Path, number: int, entry: object) -> Indicator:
     flag = entry.get("stigmatising", False)
     if not isinstance(flag, bool):
         raise ContractError(f"{where}: field 'stigmatising' is {flag!r}; expected true or false.")
+    candidate = entry.get("candidate", False)
+    if not isinstance(candidate, bool):
+        raise ContractError(f"{where}: field 'candidate' is {candidate!r}; expected true or false.")
+    if candidate and flag:
+        raise ContractError(f"{where}: flagged both stigmatising and candidate; a stigmatising indicator is never a "
+                            "model term, expected at most one of the two.")
     transform = entry.get("transform", "none") or "none"
     if not isinstance(transform, str) or transform not in TRANSFORMS:
         raise ContractError(f"{where}: field 'transform' is {transform!r}; expected one of {', '.join(TRANSFORMS)}.")
     return Indicator(name=entry["name"], dimension=entry["dimension"], description=str(entry.get("description") or ""),
-                     expected_sign=int(sign), stigmatising=flag, transform=transform)
+                     expected_sign=int(sign), stigmatising=flag, transform=transform,
+                     candidate=candidate)
+
+
+# A catalog of ~100 indicators has a few thousand YAML nodes; aliases may not expand it past this.
+MAX_YAML_NODES = 200_000
+MAX_YAML_BYTES = 20_000_000
+
+
+def expanded_yaml_nodes(node: yaml.Node) -> int:
+    """How many nodes the document has once every alias is expanded (counted, not built)."""
+    sizes: dict[int, int] = {}
+
+    def size(n: yaml.Node) -> int:
+        if id(n) in sizes:
+            return sizes[id(n)]
+        sizes[id(n)] = 1      # a node met again while being counted (a recursive alias) counts once
+        if isinstance(n, yaml.MappingNode):
+            total = 1 + sum(size(k) + size(v) for k, v in n.value)
+        elif isinstance(n, yaml.SequenceNode):
+            total = 1 + sum(size(v) for v in n.value)
+        else:
+            total = 1
+        sizes[id(n)] = total
+        return total
+
+    return size(node)
+
+
+def load_yaml_bounded(path: Path) -> object:
+    """Safe-load one YAML file, refusing duplicate keys and alias expansions ("billion laughs") that would
+    grow past MAX_YAML_NODES nodes, before anything is built."""
+    if path.stat().st_size > MAX_YAML_BYTES:
+        raise ContractError(f"{path}: {path.stat().st_size:,} bytes; expected a YAML file under {MAX_YAML_BYTES:,} bytes.")
+    loader = _UniqueKeyLoader(path.read_text(encoding="utf-8-sig"))
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        nodes = expanded_yaml_nodes(node)
+        if nodes > MAX_YAML_NODES:
+            raise ContractError(f"{path}: its YAML aliases (*name) expand to {nodes:,} nodes, more than the "
+                                f"{MAX_YAML_NODES:,} allowed; write the entries out instead of nesting aliases "
+                                "(a document that grows exponentially is refused before it is built).")
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):

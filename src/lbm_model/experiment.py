@@ -19,7 +19,7 @@ from omegaconf.errors import OmegaConfBaseException
 from rich.console import Console
 from rich.markup import escape
 
-from lbm_model.config import DataConfig, LbmConfig, ModelConfig, plain, typed_config
+from lbm_model.config import DataConfig, LbmConfig, ModelConfig, plain, typed_config, with_schema
 from lbm_model.errors import LbmError
 from lbm_model.frozen import canonical_json, sha256_text
 from lbm_model.inputs import capture_warnings, load_inputs
@@ -32,20 +32,53 @@ def say(label: str, text: str, style: str = "bold") -> None:
 
 
 def ensure_synthetic_world(data: DataConfig) -> None:
-    """Generate the synthetic world for data=synthetic when it is not there yet."""
-    if Path(data.cells).is_file() and Path(data.survey).is_file() and Path(data.catalog).is_file():
-        return
-    from lbm_model.atomic import write_directory_atomic
-    from lbm_model.world import generate_world
+    """Generate the synthetic world for data=synthetic when it is not there yet (once, when the jobs of a
+    parallel sweep all ask for it)."""
+    from lbm_model.atomic import exclusive_lock, write_directory_atomic
 
-    say("world", f"generating the synthetic Netherlands ({data.scale}, seed {data.seed}) in {data.dir}")
-    write_directory_atomic(Path(data.dir), lambda tmp: generate_world(tmp, scale=str(data.scale), seed=int(data.seed),
-                                                                       progress=True))
+    def present() -> bool:
+        return Path(data.cells).is_file() and Path(data.survey).is_file() and Path(data.catalog).is_file()
+
+    if present():
+        return
+    with exclusive_lock(f"world:{Path(data.dir).resolve()}"):
+        if present():
+            return
+        from lbm_model.world import generate_world
+
+        say("world", f"generating the synthetic Netherlands ({data.scale}, seed {data.seed}) in {data.dir}")
+        write_directory_atomic(Path(data.dir), lambda tmp: generate_world(tmp, scale=str(data.scale),
+                                                                           seed=int(data.seed), progress=True))
 
 
 def weights_table(content: dict) -> pd.DataFrame:
     return pd.DataFrame(content["indicators"])[["name", "dimension", "weight", "standard_error", "native_weight",
                                                  "expected_sign", "transform", "mean", "sd"]]
+
+
+def class_shares_table(content: dict) -> pd.DataFrame:
+    classes = content["classes"]
+    return pd.DataFrame({"class": range(1, len(classes["labels"]) + 1), "label": classes["labels"],
+                         "household_share": classes["base_year_household_shares"]})
+
+
+def write_run_summary(export_dir: Path, fit_metrics: dict[str, float], audit, content: dict) -> None:
+    """metrics.json (fit statistics, each check's figures and verdict code, class shares: DVC's metrics, the
+    same names as in MLflow), weights.csv and class_shares.csv (DVC's plots), beside model.json."""
+    import json
+
+    from lbm_model.atomic import write_many_atomic
+
+    shares = class_shares_table(content)
+    metrics = {"fit": fit_metrics, "check": {r.name: r.finite_metrics() for r in audit.results},
+               "classes": {"base_year": content["classes"]["rule"]["base_year"],
+                           "household_share": dict(zip(shares["label"], shares["household_share"]))}}
+    text = json.dumps(metrics, indent=2, sort_keys=True) + "\n"
+    write_many_atomic([
+        (export_dir / "metrics.json", lambda p: p.write_text(text, encoding="utf-8")),
+        (export_dir / "weights.csv", lambda p: weights_table(content).to_csv(p, index=False, lineterminator="\n")),
+        (export_dir / "class_shares.csv", lambda p: shares.to_csv(p, index=False, lineterminator="\n")),
+    ])
 
 
 def build_estimator(model: ModelConfig):
@@ -60,13 +93,45 @@ def build_estimator(model: ModelConfig):
                        "see lbm_model/conf/model/ for the accepted fields.") from None
 
 
+def log_tracked_run(cfg: LbmConfig, resolved: dict, inputs, fitted, content: dict, staged: Path, audit,
+                    sweep: dict[str, str]) -> str | None:
+    """Log the run to MLflow from the staging directory (model, audit, evidence); returns the registered version.
+
+    A store or artifact location that fails here is an LbmError: the run is marked FAILED and nothing
+    is published in export.dir.
+    """
+    from mlflow.exceptions import MlflowException
+
+    from lbm_model.audit import log_audit
+    from lbm_model.registry import log_scoring_model
+    from lbm_model.tracking import (log_description, log_inputs, log_recalibration, log_rerun_record, rerun_record,
+                                    store_lock)
+
+    try:
+        fit_metrics = {**fitted.results.fit_stats.metrics(), "judgement_scale": fitted.results.judgement_scale}
+        log_recalibration(resolved, fit_metrics, weights_table(content), staged,
+                          {"input_fingerprint": inputs.fingerprint, "model_version": cfg.export.model_version,
+                           "estimator": content["estimator"]["family"], **sweep})
+        log_rerun_record(rerun_record(resolved, inputs.paths, inputs.sha256, content["code_version"],
+                                      sha256_text(canonical_json(content))))
+        log_audit(audit, audit.staging)
+        log_inputs(inputs.paths, inputs.sha256)
+        log_description(content)
+        with store_lock(cfg.tracking.uri):       # concurrent runs register one after another
+            return log_scoring_model(staged, inputs.cells, cfg.tracking.registered_model)
+    except (OSError, MlflowException) as exc:
+        raise LbmError(f"tracking: logging the run to {cfg.tracking.uri} (artifacts in {cfg.tracking.artifact_dir}) "
+                       f"failed ({type(exc).__name__}: {' '.join(str(exc).split())[:300]}); the run is marked FAILED and "
+                       f"nothing was published in {cfg.export.dir}. Fix the store or set tracking.enabled=false.") from None
+
+
 def run_experiment(cfg: LbmConfig, resolved: dict | None = None) -> Path:
     """Everything ``lbm-experiment`` does, step by step; returns the export directory."""
-    from lbm_model.audit import enforce_fail_on, gate, log_audit, run_audit
+    from lbm_model.audit import enforce_fail_on, gate, run_audit
     from lbm_model.checks.report import print_verdicts
     from lbm_model.recalibrate import class_thresholds, fit_model, freeze, select_indicators
-    from lbm_model.tracking import (log_description, log_inputs, log_recalibration, log_rerun_record, rerun_record,
-                                    store_lock, tracked_run)
+    from lbm_model.report import write_run_report
+    from lbm_model.tracking import log_report, sweep_tags, tracked_run
 
     started = time.perf_counter()
     resolved = resolved if resolved is not None else plain(OmegaConf.structured(cfg))
@@ -76,7 +141,7 @@ def run_experiment(cfg: LbmConfig, resolved: dict | None = None) -> Path:
     inputs, notes = capture_warnings(load_inputs, cfg.data.cells, cfg.data.survey, cfg.data.catalog)
     for note in notes:
         say("warning", note, "yellow")
-    indicators = select_indicators(inputs, list(cfg.indicators.exclude))
+    indicators = select_indicators(inputs, list(cfg.indicators.exclude), cfg.indicators.candidates)
     rule = cfg.classes
     if rule.base_year not in set(inputs.cells["year"].tolist()):
         raise LbmError(f"classes.base_year={rule.base_year} has no cells; choose one of "
@@ -85,8 +150,12 @@ def run_experiment(cfg: LbmConfig, resolved: dict | None = None) -> Path:
     say("gate", f"stigmatisation: {gate_result.summary}")
     estimator = build_estimator(cfg.model)
     export_dir = Path(cfg.export.dir)
+    sweep = sweep_tags()
+    run_name = f"{cfg.model.name}-{cfg.data.kind}" + (f" #{sweep['sweep_job']}" if sweep else "")
     with tracked_run(cfg.tracking.enabled, cfg.tracking.uri, cfg.tracking.artifact_dir, cfg.tracking.experiment,
-                     run_name=f"{cfg.model.name}-{cfg.data.kind}") as run:
+                     run_name=run_name) as run:
+        if sweep:
+            say("sweep", f"job {sweep['sweep_job']} of sweep {sweep['sweep_id']} ({sweep['sweep_overrides']})")
         say("fit", f"{cfg.model.name}: {len(indicators)} indicators, {len(inputs.survey):,} respondents, "
                    f"{len(inputs.catalog.controls)} controls")
         fitted = fit_model(inputs, estimator, indicators)
@@ -96,31 +165,27 @@ def run_experiment(cfg: LbmConfig, resolved: dict | None = None) -> Path:
         provenance = {"created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                       "mlflow_run_id": run.info.run_id if run else None, "input_paths": inputs.paths,
                       "command": " ".join(sys.argv)}
-        try:
-            model_path, content = freeze(fitted, inputs, rule, export_dir, model_version=cfg.export.model_version,
-                                         seed=cfg.seed, provenance=provenance, thresholds=thresholds, audit=audit)
+        try:   # model, audit and evidence are staged; they replace the previous ones only after the logging
+            staged, content = freeze(fitted, inputs, rule, export_dir, model_version=cfg.export.model_version,
+                                     seed=cfg.seed, provenance=provenance, thresholds=thresholds, audit=audit,
+                                     publish=False)
+            if run:
+                version = log_tracked_run(cfg, resolved, inputs, fitted, content, staged, audit, sweep)
+                if version:
+                    say("registered", f"{cfg.tracking.registered_model} version {version} (run {run.info.run_id}); "
+                                      f"promote it with: lbm promote {run.info.run_id} --alias champion")
+            model_path = audit.publish(export_dir)
         finally:
             audit.discard()
+        fit_metrics = {**fitted.results.fit_stats.metrics(), "judgement_scale": fitted.results.judgement_scale}
+        write_run_summary(export_dir, fit_metrics, audit, content)     # derived from the published model
+        report = write_run_report(export_dir)
         if run:
-            fit_metrics = {**fitted.results.fit_stats.metrics(), "judgement_scale": fitted.results.judgement_scale}
-            log_recalibration(resolved, fit_metrics, weights_table(content), model_path,
-                              {"input_fingerprint": inputs.fingerprint, "model_version": cfg.export.model_version,
-                               "estimator": content["estimator"]["family"]})
-            log_rerun_record(rerun_record(resolved, inputs.paths, inputs.sha256, content["code_version"],
-                                          sha256_text(canonical_json(content))))
-            log_audit(audit, export_dir)
-            log_inputs(inputs.paths, inputs.sha256)
-            log_description(content)
-            from lbm_model.registry import log_scoring_model
-
-            with store_lock(cfg.tracking.uri):       # concurrent runs register one after another
-                version = log_scoring_model(model_path, inputs.cells, cfg.tracking.registered_model)
-            if version:
-                say("registered", f"{cfg.tracking.registered_model} version {version} (run {run.info.run_id}); promote "
-                                  f"it with: lbm promote {run.info.run_id} --alias champion")
+            log_report(report)
     say("frozen", f"{model_path} ({len(indicators)} indicators, {time.perf_counter() - started:.1f} s)", "bold green")
     print_verdicts(console, audit.results)
     say("audit", f"{export_dir / 'audit.json'} (sha256 {audit.sha256[:12]}), evidence in {export_dir / 'evidence'}")
+    say("report", f"{report} (open it in a browser; lbm report DIR rewrites it)")
     enforce_fail_on(audit, cfg.checks)
     return export_dir
 
@@ -128,6 +193,7 @@ def run_experiment(cfg: LbmConfig, resolved: dict | None = None) -> Path:
 @hydra.main(config_path="conf", config_name="config", version_base="1.3")
 def _main(cfg: DictConfig) -> None:
     try:
+        cfg = with_schema(cfg)
         run_experiment(typed_config(cfg), plain(cfg))
     except (LbmError, OmegaConfBaseException) as exc:
         say("error", str(exc), "bold red")
@@ -136,6 +202,12 @@ def _main(cfg: DictConfig) -> None:
 
 def main() -> None:
     """Console entry point."""
+    from lbm_model.inputs import unquoted_path_override
+
+    problem = unquoted_path_override(sys.argv[1:])
+    if problem:
+        say("error", problem, "bold red")
+        sys.exit(2)
     _main()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,3 +55,27 @@ def capture_warnings(func, *args, **kwargs):
         warnings.simplefilter("always")
         result = func(*args, **kwargs)
     return result, [str(w.message) for w in caught]
+
+
+# Overrides whose values are file or directory paths, and the characters Hydra's override grammar
+# takes unquoted (https://hydra.cc/docs/advanced/override_grammar/basic/).
+PATH_OVERRIDES = ("data.cells", "data.survey", "data.catalog", "data.dir", "export.dir", "tracking.artifact_dir",
+                  "hydra.run.dir")
+_PLAIN_VALUE = re.compile(r"[A-Za-z0-9_/.\-+:~%@$?]*")
+
+
+def unquoted_path_override(args: list[str]) -> str | None:
+    """A message for the first path override Hydra would misread (commas, brackets, spaces, non-ASCII
+    letters unquoted), with the quoting that makes it work; None when there is none. In a sweep (``-m``) a
+    comma separates the paths to sweep over (survey waves, say), so commas are taken as that there."""
+    sweep = "-m" in args or "--multirun" in args
+    for arg in args:
+        key, sep, value = arg.partition("=")
+        if not sep or key.lstrip("+~") not in PATH_OVERRIDES or value[:1] in ("'", '"'):
+            continue
+        if not all(_PLAIN_VALUE.fullmatch(part) for part in (value.split(",") if sweep else [value])):
+            odd = sorted({c for c in value if not _PLAIN_VALUE.fullmatch(c)})
+            return (f"override {arg}: the path holds {', '.join(repr(c) for c in odd)}, which Hydra's override "
+                    f"grammar does not take unquoted; quote the value inside the override, e.g. "
+                    f"'{key}=\"{value}\"' in a shell (README, 'Paths with spaces, commas or accents').")
+    return None

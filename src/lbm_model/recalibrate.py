@@ -17,6 +17,7 @@ from lbm_model import __version__
 from lbm_model.atomic import write_bytes_atomic
 from lbm_model.catalog import Indicator
 from lbm_model.classes import CLASS_LABELS, ThresholdRule, assign_classes, class_shares, fix_thresholds
+from lbm_model.design import check_base_year_households, check_design, check_fit_is_finite
 from lbm_model.dimensions import DIMENSIONS
 from lbm_model.errors import ContractError, LbmError
 from lbm_model.estimators.base import LbmEstimator
@@ -56,14 +57,17 @@ class FittedModel:
         return self.standardised.to_numpy() @ weights
 
 
-def select_indicators(inputs: Inputs, exclude: list[str] | None = None) -> tuple[Indicator, ...]:
-    """The model terms: catalog indicators not flagged stigmatising, minus ``exclude``."""
+def select_indicators(inputs: Inputs, exclude: list[str] | None = None, candidates: bool = False
+                      ) -> tuple[Indicator, ...]:
+    """The model terms: catalog indicators not flagged stigmatising (nor ``candidate``, unless
+    ``candidates``), minus ``exclude``."""
     exclude = list(exclude or [])
     unknown = [n for n in exclude if n not in inputs.catalog.names]
     if unknown:
         raise ContractError(f"indicators.exclude names unknown indicator(s) {', '.join(unknown)}; "
                             f"expected names from {inputs.paths['catalog']}.")
-    chosen = tuple(i for i in inputs.catalog.model_indicators if i.name not in exclude)
+    chosen = tuple(i for i in inputs.catalog.model_indicators
+                   if i.name not in exclude and (candidates or not i.candidate))
     if not chosen:
         raise ContractError(f"{inputs.paths['catalog']}: no indicators left to fit after exclusions.")
     return chosen
@@ -81,12 +85,15 @@ def fit_model(inputs: Inputs, estimator, indicators: tuple[Indicator, ...], adju
         adjust_inds = [inputs.catalog.by_name(n) for n in adjust]
         adjust_frame = standardised_indicators(inputs.cells, adjust_inds, fit_standardisations(inputs.cells, adjust_inds))
     data = estimation_data(inputs.survey, inputs.cells, standardised, inputs.catalog.controls, adjust_frame)
+    check_design(data.indicators, data.controls, data.response, data.weight, data.cluster, inputs.paths["survey"])
     stats = estimator.fit_data(data).results.fit_stats
     if not stats.converged:
         limit = estimator.get_params().get("max_iter")
         raise LbmError(f"the {estimator.family} fit did not converge ({stats.iterations} iterations"
                        + (f", max_iter={limit}" if limit is not None else "") + "); nothing was frozen. "
                        "Raise model.estimator.max_iter or check the indicators for collinearity.")
+    check_fit_is_finite(estimator.results.judgement_weights, estimator.results.judgement_standard_errors,
+                        len(data.response), len(np.unique(data.cluster)))
     return FittedModel(estimator=estimator, indicators=indicators, standardisation=constants,
                        ranges=training_ranges(inputs.cells, indicators), standardised=standardised, data=data)
 
@@ -97,6 +104,7 @@ def class_thresholds(fitted: FittedModel, cells: pd.DataFrame, rule: ThresholdRu
     if not base.any():
         raise LbmError(f"classes.base_year={rule.base_year} has no cells; choose one of "
                        f"{', '.join(map(str, sorted(cells['year'].unique())))} (override classes.base_year=YEAR).")
+    check_base_year_households(cells, rule.base_year, "the cells table")
     return fix_thresholds(fitted.cell_scores()[base], cells["households"].to_numpy()[base], rule)
 
 
@@ -156,15 +164,16 @@ def frozen_content(fitted: FittedModel, inputs: Inputs, rule: ThresholdRule, thr
 
 
 def freeze(fitted: FittedModel, inputs: Inputs, rule: ThresholdRule, export_dir: str | Path, *, model_version: str,
-           seed: int, provenance: dict, thresholds: np.ndarray | None = None, audit: Audit | None = None
-           ) -> tuple[Path, dict]:
+           seed: int, provenance: dict, thresholds: np.ndarray | None = None, audit: Audit | None = None,
+           publish: bool = True) -> tuple[Path, dict]:
     """Build the frozen content and publish ``export_dir/model.json`` together with its audit.
 
     ``thresholds`` are the class thresholds (fixed here from the base year when not given);
     ``audit`` is a staged audit (``audit.run_audit``): the content records its sha256, and its
     audit.json and evidence are moved into ``export_dir`` right before model.json. The sealed
     bytes are made first, so invalid content (a NaN anywhere) writes nothing; the previous
-    evidence is deleted only after model.json is in place.
+    evidence is deleted only after model.json is in place. With ``publish=False`` the sealed
+    model.json stays in the audit's staging directory (returned) until ``audit.publish(export_dir)``.
     """
     if thresholds is None:
         thresholds = class_thresholds(fitted, inputs.cells, rule)
@@ -174,7 +183,5 @@ def freeze(fitted: FittedModel, inputs: Inputs, rule: ThresholdRule, export_dir:
     data = frozen_bytes(content, provenance)
     if audit is None:
         return write_bytes_atomic(Path(export_dir) / MODEL_FILE, data), content
-    previous = audit.commit(export_dir)
-    path = write_bytes_atomic(Path(export_dir) / MODEL_FILE, data)
-    audit.discard(previous)
-    return path, content
+    staged = audit.stage_model(data)
+    return (audit.publish(export_dir) if publish else staged), content

@@ -17,11 +17,11 @@ from lbm_model.catalog import Catalog, Indicator
 from lbm_model.classes import CLASS_LABELS, N_CLASSES
 from lbm_model.contract import validate_cells
 from lbm_model.dimensions import AREA_LEVELS, DIMENSION_KEYS
+from lbm_model.disclosure import DEFAULT_MIN_HOUSEHOLDS, protect
 from lbm_model.errors import ContractError, ContractWarning
 from lbm_model.frozen import read_frozen_model
 from lbm_model.score_kernel import BLOCK_CELLS, TRANSFORM_CODES, fused_score, indicator_block
 
-DEFAULT_MIN_HOUSEHOLDS = 10
 BATCH_ROWS = 131_072           # cells per Parquet record batch: ~50 MB of float32 indicators at 94 columns
 READ_BUFFER_BYTES = 1 << 20    # buffered column-chunk reads instead of pre-buffering whole row groups
 CELL_OUTPUT_COLUMNS: tuple[str, ...] = ("cell_id", "year", "score", *DIMENSION_KEYS, "class", "class_label")
@@ -223,12 +223,8 @@ def _score_parquet_batches(scorer: CompiledScorer, path: Path, file: str, years:
     return pd.concat(kept, ignore_index=True)
 
 
-def aggregate_areas(scores: pd.DataFrame, level: str, min_households: int = DEFAULT_MIN_HOUSEHOLDS) -> pd.DataFrame:
-    """Household-weighted area scores and households per class, small areas suppressed.
-
-    Areas with fewer than ``min_households`` households keep their counts of cells but get
-    no score, dimension scores, class or per-class households (``suppressed`` = True).
-    """
+def area_figures(scores: pd.DataFrame, level: str) -> pd.DataFrame:
+    """Household-weighted area scores and households per class, nothing suppressed (not for publication)."""
     if level not in AREA_LEVELS:
         raise ValueError(f"unknown area level {level!r}; expected one of {', '.join(AREA_LEVELS)}")
     key = f"{level}_code"
@@ -247,8 +243,33 @@ def aggregate_areas(scores: pd.DataFrame, level: str, min_households: int = DEFA
                  .reindex(columns=range(1, N_CLASSES + 1), fill_value=0))
     for c in range(1, N_CLASSES + 1):
         out[f"households_class_{c}"] = per_class[c].reindex(out.index).to_numpy(np.int64)
-    out["suppressed"] = out["households"] < min_households
-    hidden = ["score", *DIMENSION_KEYS] + [f"households_class_{c}" for c in range(1, N_CLASSES + 1)]
-    out[hidden] = out[hidden].astype(float)
-    out.loc[out["suppressed"], hidden] = np.nan
     return out.reset_index()
+
+
+AREA_FIGURES: tuple[str, ...] = ("score", *DIMENSION_KEYS, *(f"households_class_{c}" for c in range(1, N_CLASSES + 1)))
+
+
+def aggregate_all(scores: pd.DataFrame, levels: list[str] | tuple[str, ...] = AREA_LEVELS,
+                  min_households: int = DEFAULT_MIN_HOUSEHOLDS, complementary: bool = True) -> dict[str, pd.DataFrame]:
+    """Area tables for ``levels``, protected together: primary suppression below ``min_households``
+    and complementary suppression over buurt, wijk and gemeente (lbm_model/disclosure.py).
+
+    The suppression pattern is always computed on all three levels, so the tables of one level
+    cannot be combined with another level's (from a later call) to undo it. Suppressed areas keep
+    their households and cells but get no score, dimension scores or per-class households
+    (``suppressed`` = True, ``suppression`` = 'primary' or 'complementary').
+    """
+    unknown = [lvl for lvl in levels if lvl not in AREA_LEVELS]
+    if unknown:
+        raise ValueError(f"unknown area level(s) {', '.join(unknown)}; expected from {', '.join(AREA_LEVELS)}")
+    frames = {lvl: area_figures(scores, lvl) for lvl in AREA_LEVELS}
+    codes = scores[["year", *(f"{lvl}_code" for lvl in AREA_LEVELS)]]
+    protected = protect(frames, codes, list(AREA_FIGURES), min_households, complementary)
+    return {lvl: protected[lvl] for lvl in levels}
+
+
+def aggregate_areas(scores: pd.DataFrame, level: str, min_households: int = DEFAULT_MIN_HOUSEHOLDS) -> pd.DataFrame:
+    """One level's protected area table (see :func:`aggregate_all`)."""
+    if level not in AREA_LEVELS:
+        raise ValueError(f"unknown area level {level!r}; expected one of {', '.join(AREA_LEVELS)}")
+    return aggregate_all(scores, (level,), min_households)[level]

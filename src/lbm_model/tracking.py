@@ -16,7 +16,6 @@ import json
 import os
 import platform
 import sys
-import tempfile
 import time
 from contextlib import contextmanager
 from importlib import metadata
@@ -26,10 +25,13 @@ from urllib.parse import urlparse
 
 import pandas as pd
 
+from lbm_model.atomic import exclusive_lock
 from lbm_model.errors import LbmError
 
 T = TypeVar("T")
 RETRY_DELAYS_S = (0.2, 0.5, 1.0, 2.0, 4.0, 8.0)
+# the MLflow UI shows an experiment with this tag as classic model development, not in its GenAI view
+EXPERIMENT_KIND_TAG, EXPERIMENT_KIND = "mlflow.experimentKind", "custom_model_development"
 RECORDED_PACKAGES = ("lbm-model", "numpy", "scipy", "pandas", "pyarrow", "statsmodels", "scikit-learn", "esda",
                      "libpysal", "pymc", "mlflow", "hydra-core", "omegaconf")
 
@@ -41,6 +43,11 @@ def _flatten(prefix: str, value, out: dict) -> dict:
     else:
         out[prefix] = value if not isinstance(value, (list, tuple)) else json.dumps(value)
     return out
+
+
+def is_local_store(uri: str) -> bool:
+    """Whether the store is a file on this machine (SQLite or a file store) rather than a tracking server."""
+    return not uri.startswith(("http://", "https://", "databricks"))
 
 
 def sqlite_path(uri: str) -> Path | None:
@@ -56,22 +63,15 @@ def sqlite_path(uri: str) -> Path | None:
 def store_lock(uri: str) -> Iterator[None]:
     """An exclusive inter-process lock for one tracking store (a no-op for non-SQLite stores).
 
-    The lock file lives in the temp directory, keyed on the database's resolved path, so
-    that two spellings of one store (relative, absolute) share it.
+    Keyed on the database's resolved path, so that two spellings of one store (relative,
+    absolute) share it.
     """
     db = sqlite_path(uri)
-    if db is None or os.name == "nt":
+    if db is None:
         yield
         return
-    import fcntl
-
-    key = hashlib.sha256(str(db.resolve()).encode()).hexdigest()[:16]
-    with open(Path(tempfile.gettempdir()) / f"lbm-mlflow-store-{key}.lock", "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with exclusive_lock(f"mlflow-store:{db.resolve()}"):
+        yield
 
 
 def _is_transient(exc: Exception) -> bool:
@@ -111,10 +111,15 @@ def open_experiment(uri: str, artifact_dir: str, experiment: str) -> str:
         try:
             found = with_retries(lambda: mlflow.get_experiment_by_name(experiment), "read the experiment")
             if found is not None:
+                if found.tags.get(EXPERIMENT_KIND_TAG) != EXPERIMENT_KIND:
+                    with_retries(lambda: mlflow.MlflowClient().set_experiment_tag(
+                        found.experiment_id, EXPERIMENT_KIND_TAG, EXPERIMENT_KIND), "tag the experiment")
                 return found.experiment_id
-            location = Path(artifact_dir).resolve().as_uri()
+            # a local store keeps artifacts in artifact_dir; a tracking server decides where its artifacts go
+            location = Path(artifact_dir).resolve().as_uri() if is_local_store(uri) else None
             try:
-                return with_retries(lambda: mlflow.create_experiment(experiment, artifact_location=location),
+                return with_retries(lambda: mlflow.create_experiment(experiment, artifact_location=location,
+                                                                     tags={EXPERIMENT_KIND_TAG: EXPERIMENT_KIND}),
                                     "create the experiment")
             except MlflowException as exc:  # another process (without our lock) was first
                 if getattr(exc, "error_code", "") != "RESOURCE_ALREADY_EXISTS":
@@ -141,10 +146,19 @@ def tracked_run(enabled: bool, uri: str, artifact_dir: str, experiment: str, run
         raise _tracking_error(uri, exc) from None
     try:
         yield run
-    except BaseException:
+    except BaseException as exc:
+        with_retries(lambda: mlflow.set_tag("error", failure_text(exc)), "record the error")
         with_retries(lambda: mlflow.end_run(status="FAILED"), "end the run")
         raise
     with_retries(lambda: mlflow.end_run(status="FINISHED"), "end the run")
+
+
+def failure_text(exc: BaseException) -> str:
+    """What a FAILED run records: our errors' own message (rows by number, never respondent ids), else the type."""
+    from lbm_model.errors import LbmError
+
+    text = f"{type(exc).__name__}: {exc}" if isinstance(exc, LbmError) else type(exc).__name__
+    return text[:5000]
 
 
 def package_versions() -> dict[str, str | None]:
@@ -166,6 +180,27 @@ def hydra_overrides() -> list[str]:
         return list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
     except Exception:
         return []
+
+
+def sweep_tags() -> dict[str, str]:
+    """The tags that tie the runs of one Hydra sweep (``lbm-experiment -m``) together (empty for a single run).
+
+    ``sweep_id`` is derived from the sweep's output directory, which every job of one sweep
+    shares and which Hydra makes unique per launch; filter on it in the MLflow UI with
+    ``tags.sweep_id = '...'``.
+    """
+    try:
+        from hydra.core.hydra_config import HydraConfig
+        from hydra.types import RunMode
+
+        if not HydraConfig.initialized() or HydraConfig.get().mode != RunMode.MULTIRUN:
+            return {}
+        hydra_cfg = HydraConfig.get()
+    except Exception:
+        return {}
+    sweep_dir = Path(hydra_cfg.sweep.dir).resolve()
+    return {"sweep_id": hashlib.sha256(str(sweep_dir).encode()).hexdigest()[:12], "sweep_dir": str(sweep_dir),
+            "sweep_job": str(hydra_cfg.job.num), "sweep_overrides": ",".join(hydra_cfg.overrides.task)}
 
 
 def _git_dirty() -> bool | None:
@@ -259,3 +294,10 @@ def log_rerun_record(record: dict) -> None:
                                           "git_commit": str(commit),
                                           "rerun_command": " ".join(record["command"])[:5000]}), "set tags")
     mlflow.log_dict(record, "rerun.json")
+
+
+def log_report(path: Path) -> None:
+    """The run's audit report (report.html) as an artifact, next to the audit."""
+    import mlflow
+
+    with_retries(lambda: mlflow.log_artifact(str(path), artifact_path="report"), "log the report")

@@ -42,7 +42,11 @@ def variance_inflation(X: np.ndarray, weight: np.ndarray) -> np.ndarray:
     cov = centred.T @ (centred * weight[:, None]) / weight.sum()
     sd = np.sqrt(np.diag(cov))
     corr = cov / np.outer(sd, sd)
-    return np.diag(np.linalg.pinv(corr))
+    eigval, eigvec = np.linalg.eigh(corr)
+    singular = eigval <= 1e-10 * eigval.max()      # an exact linear dependence: R_j^2 = 1 for the columns in it
+    vif = (eigvec[:, ~singular] ** 2) @ (1.0 / eigval[~singular])
+    in_dependence = (np.abs(eigvec[:, singular]) > 1e-6).any(axis=1)
+    return np.where(in_dependence, np.inf, vif)
 
 
 def condition_number(X: np.ndarray, weight: np.ndarray) -> float:

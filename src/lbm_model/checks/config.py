@@ -21,7 +21,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from lbm_model.checks.registry import CHECK_NAMES, config_sections
 from lbm_model.checks.stigma import StigmaConfig
-from lbm_model.errors import ConfigError
+from lbm_model.errors import ConfigError, LbmError
 
 CheckName = StrEnum("CheckName", {name: name for name in CHECK_NAMES})
 FailOn = StrEnum("FailOn", {name: name for name in (*CHECK_NAMES, "all")})
@@ -33,11 +33,18 @@ class DisclosureConfig:
 
     min_respondents: int = 10        # survey-based area figures need at least this many respondents
     min_households: int = 10         # score-based area figures need at least this many households
+    unsafe_reason: str = ""          # required (and recorded in audit.json) to go below the primer's 10
 
     def __post_init__(self) -> None:
-        if self.min_respondents < 1 or self.min_households < 1:
-            raise ConfigError(f"checks.disclosure: min_respondents={self.min_respondents}, min_households="
-                              f"{self.min_households}; expected whole numbers >= 1.")
+        from lbm_model.disclosure import DEFAULT_MIN_HOUSEHOLDS, DEFAULT_MIN_RESPONDENTS, checked_minimum
+
+        try:
+            for name, value, default in (("min_respondents", self.min_respondents, DEFAULT_MIN_RESPONDENTS),
+                                         ("min_households", self.min_households, DEFAULT_MIN_HOUSEHOLDS)):
+                checked_minimum(value, default, self.unsafe_reason, f"checks.disclosure.{name}={value}",
+                                "checks.disclosure.unsafe_reason='reason'")
+        except LbmError as exc:
+            raise ConfigError(str(exc)) from None
 
 
 def _to_dict(self) -> dict:

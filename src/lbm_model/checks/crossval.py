@@ -8,6 +8,10 @@ mean; the verdict's measure), ``rmse`` (judgement points) and ``spearman``; fami
 probabilities add ``log_loss``, ``log_loss_skill`` (1 - loss / loss of the training shares),
 ``accuracy`` of the most likely category and ``within_one_accuracy``.
 
+Disclosure: a fold with fewer than ``disclosure.min_respondents`` respondents keeps its count but
+not its scores (in folds.csv and audit.json), and one more fold is hidden with it so the pooled
+figure cannot be differenced (lbm_model/disclosure.py).
+
 Reference: Roberts, D. R. et al. (2017). Cross-validation strategies for data with
 temporal, spatial, hierarchical, or phylogenetic structure. Ecography 40, 913-929.
 """
@@ -24,6 +28,7 @@ from scipy import stats
 from lbm_model.checks.context import CheckContext
 from lbm_model.checks.evidence import EvidenceWriter
 from lbm_model.checks.result import FAIL, PASS, WARN, Check, CheckResult
+from lbm_model.disclosure import hidden_parts
 from lbm_model.errors import ConfigError
 
 NAME = "blocked_cv"
@@ -94,6 +99,19 @@ def fold_scores(est, ctx: CheckContext, rows: np.ndarray, train: np.ndarray) -> 
     return out
 
 
+def suppress_small_folds(table: pd.DataFrame, min_respondents: int) -> tuple[pd.DataFrame, list[dict]]:
+    """Hide the scores of folds below the respondent minimum (and a complementary fold, so the pooled
+    figure minus the published folds does not give a hidden one away); counts stay."""
+    hidden = hidden_parts(table["n_respondents"].to_numpy(), min_respondents)
+    scores = [c for c in table.columns if c not in ("fold", "n_blocks", "n_respondents")]
+    table = table.assign(suppressed=hidden)
+    table[scores] = table[scores].astype(float)
+    table.loc[hidden, scores] = np.nan
+    rows = [{k: (None if k in scores and hide else v) for k, v in row.items()}
+            for row, hide in zip(table.to_dict("records"), hidden)]
+    return table, rows
+
+
 def blocked_cv(ctx: CheckContext) -> CheckResult:
     """K-fold cross-validation blocked by ``blocked_cv.block`` (gemeente by default)."""
     cfg = ctx.config.blocked_cv
@@ -114,6 +132,7 @@ def blocked_cv(ctx: CheckContext) -> CheckResult:
     in_sample = fold_scores(ctx.estimator, ctx, everyone, everyone)
     weights = table["n_respondents"].to_numpy()
     oos = {c: float(np.average(table[c], weights=weights)) for c in table.columns if c not in ("fold", "n_blocks", "n_respondents")}
+    table, rows = suppress_small_folds(table, ctx.config.disclosure.min_respondents)
     ev = EvidenceWriter(ctx.export_dir, NAME)
     ev.table(table, "folds.csv")
     ratio = oos["r2"] / in_sample["r2"] if in_sample["r2"] > 0 else float("nan")

@@ -114,15 +114,17 @@ class CheckResult:
                 "metrics": jsonable(dict(self.metrics)), "details": jsonable(dict(self.details)),
                 "evidence": list(self.evidence)}
 
+    def finite_metrics(self) -> dict[str, float]:
+        """The finite metrics and the verdict as a number (``verdict_code``): what MLflow and metrics.json get."""
+        finite = {k: float(v) for k, v in self.metrics.items() if math.isfinite(v)}
+        return {**finite, "verdict_code": float(VERDICT_CODE[self.verdict])}
+
     def log_to_mlflow(self, export_dir: str | None = None) -> None:
         """Log metrics, the verdict and evidence files to the active MLflow run."""
         import mlflow
 
-        prefix = f"check.{self.name}"
-        finite = {f"{prefix}.{k}": v for k, v in self.metrics.items() if math.isfinite(v)}
-        finite[f"{prefix}.verdict_code"] = float(VERDICT_CODE[self.verdict])
-        mlflow.log_metrics(finite)
-        mlflow.set_tag(f"{prefix}.verdict", self.verdict)
+        mlflow.log_metrics({f"check.{self.name}.{k}": v for k, v in self.finite_metrics().items()})
+        mlflow.set_tag(f"check.{self.name}.verdict", self.verdict)
         if export_dir is not None:
             from pathlib import Path
 

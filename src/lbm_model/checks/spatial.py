@@ -9,7 +9,9 @@ base year's scores are descriptive only (scores of neighbouring places are meant
 alike) and always pass.
 
 Disclosure: residual figures and tables are at buurt level and only for buurten with at
-least ``disclosure.min_respondents`` respondents; the cell level yields global numbers only.
+least ``disclosure.min_respondents`` respondents; the cell level yields global numbers only. Buurt
+score tables and maps show only the buurten the area tables publish (``disclosure.min_households``
+with complementary suppression), so the evidence cannot undo the tables' suppression.
 
 References
 ----------
@@ -34,6 +36,7 @@ from lbm_model.checks.evidence import EvidenceWriter
 from lbm_model.checks.moran import LISA_LABELS, MoranResult, global_moran, local_moran
 from lbm_model.checks.result import FAIL, PASS, WARN, Check, CheckResult, worst
 from lbm_model.checks.weights import build_weights
+from lbm_model.disclosure import published_areas
 from lbm_model.errors import ConfigError
 
 RESIDUALS, SCORES = "residual_autocorrelation", "score_autocorrelation"
@@ -224,7 +227,7 @@ def _cell_scores(ctx: CheckContext, ev: EvidenceWriter) -> list[MoranRow]:
 def _buurt_scores(ctx: CheckContext, ev: EvidenceWriter, details: dict) -> list[MoranRow]:
     cfg, min_households = ctx.config.spatial, ctx.config.disclosure.min_households
     areas = buurt_scores(ctx.inputs.cells, ctx.dimension_scores["score"], ctx.base_year)
-    areas = areas[areas["households"] >= min_households]
+    areas = areas[areas.index.isin(published_areas(ctx.inputs.cells, ctx.base_year, "buurt", min_households))]
     if len(areas) < MIN_AREAS:
         return []
     xy = areas[["x", "y"]].to_numpy(float)
@@ -233,7 +236,8 @@ def _buurt_scores(ctx: CheckContext, ev: EvidenceWriter, details: dict) -> list[
         knn = weights.get("knn") or build_weights(xy, "knn", k=cfg.knn_k)
         counts, category = _lisa_evidence(areas["score"], knn, ctx, ev, "scores", areas[["households", "score"]])
         details["lisa_buurt_counts"] = counts
-        _map(ctx, category, ev, "scores", f"buurten with >= {min_households} households, {ctx.base_year}")
+        _map(ctx, category, ev, "scores", f"buurten published in the area tables (>= {min_households} households, "
+                                          f"complementary suppression), {ctx.base_year}")
     return rows
 
 

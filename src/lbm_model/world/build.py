@@ -11,10 +11,11 @@ from lbm_model.errors import LbmError
 from lbm_model.transforms import Standardisation
 from lbm_model.world import calibration as cal
 from lbm_model.world import indicators as ind
+from lbm_model.world.candidates import Candidates, build_candidates
 from lbm_model.world.geography import Geography, build_geography
 from lbm_model.world.progress import Steps
 from lbm_model.world.scales import ScalePreset, get_preset
-from lbm_model.world.survey import CONTROL_EFFECTS, CellContext, SurveyDraw, simulate_survey
+from lbm_model.world.survey import CONTROL_EFFECTS, CellContext, SurveyDraw, buurt_effects, simulate_survey
 from lbm_model.world.truth import build_truth
 
 DEFAULT_BUURT_EFFECT_SD = 0.3
@@ -36,6 +37,7 @@ class World:
     scores: dict[int, np.ndarray]  # year -> true-weight score per cell
     survey: SurveyDraw
     truth: dict
+    candidates: Candidates  # next-version candidate indicators (written after the catalog's other columns)
 
 
 def _contexts(world_values: dict[int, np.ndarray], specs: list[ind.IndicatorSpec], std: dict[str, Standardisation],
@@ -76,6 +78,8 @@ def build_world(
         for year in preset.years:
             steps.start(f"indicator values {year}")
             values[year] = ind.year_values(base, specs, year, preset.base_year, development[year], trend, seed)
+        candidates = build_candidates(geo, buurt_effects(geo, 1.0, seed), buurt_sd, base,
+                                      {s.name: i for i, s in enumerate(specs)}, len(preset.years), seed)
         del base
         steps.start("standardisation, true scores and class calibration")
         std = cal.fit_all_standardisations(values, specs)
@@ -90,6 +94,18 @@ def build_world(
         truth = build_truth(preset, seed, geo, specs, std, survey, calibration, diagnostics,
                             {"buurt_effect_sd": buurt_sd, "residual_field_sd": resid_sd, "trend_scale": trend,
                              "control_effects": CONTROL_EFFECTS})
+        add_candidates_to_truth(truth, candidates)
         steps.finish()
-    return World(preset, seed, geo, specs, ind.build_catalog(specs), values, std, scores, survey, truth)
+    catalog = ind.build_catalog(specs)
+    catalog = type(catalog)(catalog.indicators + candidates.catalog_entries(), catalog.controls)
+    return World(preset, seed, geo, specs, catalog, values, std, scores, survey, truth, candidates)
+
+
+def add_candidates_to_truth(truth: dict, candidates: Candidates) -> None:
+    """``candidates`` (role, level, true weight), ``weights_next`` (the weights of the set with candidates) and the
+    candidates' standardisation; ``weights`` stays the 3.0-shaped set's."""
+    truth["candidates"] = candidates.truth()
+    truth["weights_next"] = {**truth["weights"], **candidates.weights}
+    truth["standardisation"].update({name: {"mean": float(v.mean), "sd": float(v.sd)}
+                                     for name, v in candidates.standardisation.items()})
 

@@ -30,6 +30,8 @@ def cells_table(world: World, year: int, ids: dict[str, pa.Array]) -> pa.Table:
     }
     for i, spec in enumerate(world.specs):
         columns[spec.name] = pa.array(world.values[year][i].astype(np.float64))
+    for i, spec in enumerate(world.candidates.specs):      # last, so every earlier column keeps its place
+        columns[spec.name] = pa.array(world.candidates.values[i].astype(np.float64))
     return pa.table(columns)
 
 

@@ -7,6 +7,7 @@ import numpy as np
 COMPONENTS = (
     "settlements", "cells", "areas", "households", "era", "factor", "indicator", "development", "year",
     "survey", "controls", "buurt", "residual", "noise", "weights",
+    "candidates",  # appended last: the index of every earlier component (its stream) is unchanged
 )
 
 

@@ -99,6 +99,11 @@ def solve_cutpoints(eta: np.ndarray, weights: np.ndarray, shares: tuple[float, .
     return np.array([brentq(gap, lo, hi, args=(t,), xtol=1e-10) for t in targets])
 
 
+def buurt_effects(geo: Geography, sd: float, seed: int) -> np.ndarray:
+    """The unexplained iid effect of every buurt on the latent judgement (constant over years)."""
+    return sd * component_rng(seed, "buurt").standard_normal(int(geo.buurt.max()) + 1)
+
+
 def residual_field(geo: Geography, sd: float, seed: int) -> np.ndarray:
     """Smooth unexplained variation over space with standard deviation ``sd`` over cells."""
     if sd == 0:
@@ -112,7 +117,7 @@ def simulate_survey(
     residual_field_sd: float, seed: int,
 ) -> SurveyDraw:
     """Respondents of every survey wave with controls, latent components and responses."""
-    buurt_effect = buurt_effect_sd * component_rng(seed, "buurt").standard_normal(int(geo.buurt.max()) + 1)
+    buurt_effect = buurt_effects(geo, buurt_effect_sd, seed)
     residual = residual_field(geo, residual_field_sd, seed)
     parts = []
     for year, ctx in sorted(contexts.items()):

@@ -1,0 +1,79 @@
+"""Sweep benchmark: the same four-job `lbm-experiment -m` sweep run one job after another (Hydra's basic
+launcher) and in parallel (the project's joblib launcher, conf/hydra/launcher/local.yaml), in one session.
+
+Usage: .venv/bin/python benchmarks/bench_sweep.py [--repeats 1] [--out benchmarks/sweep.md]
+Prints (and writes) a markdown section with the wall times and their ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = ROOT / ".venv" / "bin"
+SWEEP = ["model=ols,ordinal_logit", "indicators.exclude=[],[dist_library_m]", "checks=fast",
+         "checks.run=[collinearity,blocked_cv]"]
+
+
+def world(work: Path) -> Path:
+    out = work / "world"
+    subprocess.run([str(BIN / "lbm"), "world", "--scale", "small", "--seed", "0", "--out", str(out)], check=True,
+                   capture_output=True)
+    return out
+
+
+def sweep_seconds(work: Path, data: Path, launcher: str, tag: str) -> float:
+    """Wall time of one four-job sweep with the given Hydra launcher (each in a fresh store)."""
+    started = time.perf_counter()
+    subprocess.run([str(BIN / "lbm-experiment"), "-m", f"hydra/launcher={launcher}", "data=files",
+                    f"data.cells={data}/cells.parquet", f"data.survey={data}/survey.parquet",
+                    f"data.catalog={data}/catalog.yaml", *SWEEP, f"tracking.uri=sqlite:///{work}/{tag}.db",
+                    f"tracking.artifact_dir={work}/{tag}-artifacts", f"hydra.sweep.dir={work}/{tag}"],
+                   check=True, capture_output=True, cwd=work)
+    return time.perf_counter() - started
+
+
+def render(serial: list[float], parallel: list[float]) -> str:
+    s, p = statistics.median(serial), statistics.median(parallel)
+    return "\n".join([
+        "## Parallel sweeps",
+        "",
+        f"Four-job sweep (`lbm-experiment -m {' '.join(SWEEP)}`) on the small world, median of {len(serial)}:",
+        "",
+        "| launcher | wall s |",
+        "|---|---:|",
+        f"| basic (one job after another) | {s:.1f} |",
+        f"| local (joblib, 2 processes) | {p:.1f} |",
+        "",
+        f"Parallel / serial wall time: **{p / s:.2f}** (2 cores; each job also starts MLflow and logs a model).",
+        "",
+    ])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="lbm-bench-sweep-") as tmp:
+        work = Path(tmp)
+        data = world(work)
+        serial, parallel = [], []
+        for i in range(args.repeats):       # alternate so that machine load falls on both alike
+            serial.append(sweep_seconds(work, data, "basic", f"serial{i}"))
+            parallel.append(sweep_seconds(work, data, "local", f"parallel{i}"))
+            print(f"[bench] sweep {i}: serial {serial[-1]:.1f} s, parallel {parallel[-1]:.1f} s", file=sys.stderr)
+    text = render(serial, parallel)
+    print(text)
+    if args.out:
+        args.out.write_text(text, encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
