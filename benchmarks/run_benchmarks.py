@@ -101,12 +101,15 @@ def main() -> None:
                                                                    "--world", str(world), "--permutations", "999",
                                                                    "--score-permutations", "999", "--replicates", "19",
                                                                    "--out", str(work / "checks.md")], ROOT, log))
+    steps.append(run_step("kernels against their peers (bench_kernels.py)",
+                          [sys.executable, str(ROOT / "benchmarks" / "bench_kernels.py"), "--out", str(work / "kernels.md")],
+                          ROOT, log))
     truth = json.loads((world / "truth.json").read_text())
     model = json.loads((work / "export-ordinal" / "model.json").read_text())["content"]
     report = render(args, steps, truth, model, fitted_shares(world, work / "scores.parquet"))
-    checks_md = work / "checks.md"
-    if checks_md.is_file():
-        report += "\n" + checks_md.read_text()
+    for section in (work / "checks.md", work / "kernels.md"):
+        if section.is_file():
+            report += "\n" + section.read_text()
     (ROOT / args.out).write_text(report)
     print(report)
 

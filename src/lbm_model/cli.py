@@ -83,7 +83,7 @@ def score(
     from lbm_model.contract import read_table
     from lbm_model.dimensions import AREA_LEVELS
     from lbm_model.disclosure import DEFAULT_MIN_HOUSEHOLDS, checked_minimum
-    from lbm_model.scoring import CELL_OUTPUT_COLUMNS, CompiledScorer, aggregate_all, score_cells
+    from lbm_model.scoring import CELL_OUTPUT_COLUMNS, CompiledScorer, aggregate_all, score_cells, score_parquet
 
     levels = [lvl.strip() for lvl in aggregate.split(",") if lvl.strip()]
     try:
@@ -102,7 +102,10 @@ def score(
                            f"{expected}; refusing to score with a model other than the pinned one. Nothing was written.")
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            scored = score_cells(scorer, read_table(cells), str(cells), years=year)
+            if cells.suffix.lower() == ".parquet":      # record batches: bounded memory whatever the size
+                scored = score_parquet(scorer, cells, years=year, with_areas=bool(levels))
+            else:
+                scored = score_cells(scorer, read_table(cells), str(cells), years=year, with_areas=bool(levels))
         _show_warnings(caught)
         if unsafe_disclosure and min_households < DEFAULT_MIN_HOUSEHOLDS:
             console.print(f"[yellow]warning[/] --min-households {min_households} is below the primer's "

@@ -14,20 +14,36 @@ import numpy as np
 import pandas as pd
 
 from lbm_model.catalog import Catalog, Indicator
-from lbm_model.classes import CLASS_LABELS, N_CLASSES, assign_classes
+from lbm_model.classes import CLASS_LABELS, N_CLASSES
 from lbm_model.contract import validate_cells
 from lbm_model.dimensions import AREA_LEVELS, DIMENSION_KEYS
 from lbm_model.disclosure import DEFAULT_MIN_HOUSEHOLDS, protect
 from lbm_model.errors import ContractError, ContractWarning
 from lbm_model.frozen import read_frozen_model
-from lbm_model.transforms import transform_values
+from lbm_model.score_kernel import BLOCK_CELLS, TRANSFORM_CODES, fused_score, indicator_block
 
+BATCH_ROWS = 131_072           # cells per Parquet record batch: ~50 MB of float32 indicators at 94 columns
+READ_BUFFER_BYTES = 1 << 20    # buffered column-chunk reads instead of pre-buffering whole row groups
 CELL_OUTPUT_COLUMNS: tuple[str, ...] = ("cell_id", "year", "score", *DIMENSION_KEYS, "class", "class_label")
 
 
 @dataclass(frozen=True)
+class KernelOutput:
+    """What the fused kernel returns for a block of cells."""
+
+    dimensions: np.ndarray        # cells x 5, DIMENSION_KEYS order (a view of the kernel's 5 x cells)
+    score: np.ndarray             # cells
+    classes: np.ndarray           # cells, 1..9
+    outside: np.ndarray           # per indicator, cells outside the training range
+
+
+@dataclass(frozen=True)
 class CompiledScorer:
-    """A frozen model folded into arrays: contribution = slope * transform(x) + offset."""
+    """A frozen model folded into arrays: contribution = slope * transform(x) + offset.
+
+    Scoring runs the fused, compiled pass of ``lbm_model.score_kernel`` over an
+    indicators x cells block (float32 stays float32 in memory; sums are float64).
+    """
 
     names: tuple[str, ...]
     transforms: tuple[str, ...]
@@ -48,7 +64,7 @@ class CompiledScorer:
         return cls(
             names=tuple(e["name"] for e in entries),
             transforms=tuple(e["transform"] for e in entries),
-            dimension_index=np.array([DIMENSION_KEYS.index(e["dimension"]) for e in entries]),
+            dimension_index=np.array([DIMENSION_KEYS.index(e["dimension"]) for e in entries], np.int64),
             slope=weight / sd,
             offset=-weight * mean / sd,
             train_min=np.array([e["train_min"] for e in entries], float),
@@ -66,36 +82,51 @@ class CompiledScorer:
         return Catalog(indicators=tuple(Indicator(name=n, dimension=DIMENSION_KEYS[d], transform=t)
                                         for n, d, t in zip(self.names, self.dimension_index, self.transforms)))
 
+    def run(self, cells: pd.DataFrame) -> KernelOutput:
+        """The fused pass over the model's indicator columns of ``cells``."""
+        block = indicator_block([_numeric_column(cells[name]) for name in self.names])
+        codes = np.array([TRANSFORM_CODES[t] for t in self.transforms], np.int64)
+        dimensions, score, classes, outside = fused_score(
+            block, codes, self.dimension_index, self.slope, self.offset, self.train_min, self.train_max,
+            self.thresholds, len(DIMENSION_KEYS), BLOCK_CELLS)
+        return KernelOutput(dimensions.T, score, classes, outside)
+
     def dimension_scores(self, cells: pd.DataFrame) -> np.ndarray:
         """Per cell and dimension, the summed contributions (cells x 5)."""
-        out = np.zeros((len(cells), len(DIMENSION_KEYS)))
-        for i, name in enumerate(self.names):
-            contribution = self.slope[i] * transform_values(cells[name].to_numpy(), self.transforms[i]) + self.offset[i]
-            out[:, self.dimension_index[i]] += contribution
-        return out
+        return self.run(cells).dimensions
 
     def out_of_range_counts(self, cells: pd.DataFrame) -> dict[str, int]:
         """Per indicator, how many cells lie outside the training range."""
-        counts = {}
-        for i, name in enumerate(self.names):
-            values = cells[name].to_numpy(float)
-            n = int(((values < self.train_min[i]) | (values > self.train_max[i])).sum())
-            if n:
-                counts[name] = n
-        return counts
+        return self.named_counts(self.run(cells).outside)
+
+    def named_counts(self, outside: np.ndarray) -> dict[str, int]:
+        """Counts per indicator by name, indicators with none left out."""
+        return {name: int(n) for name, n in zip(self.names, outside) if n}
 
     def score(self, cells: pd.DataFrame) -> pd.DataFrame:
         """One row per input cell: cell_id, year, score, the five dimensions, class, class_label."""
-        dims = self.dimension_scores(cells)
-        total = dims.sum(axis=1)
-        classes = assign_classes(total, self.thresholds)
-        frame = pd.DataFrame({"cell_id": cells["cell_id"].to_numpy(), "year": cells["year"].to_numpy(np.int64),
-                              "score": total})
-        for j, key in enumerate(DIMENSION_KEYS):
-            frame[key] = dims[:, j]
-        frame["class"] = classes.astype(np.int64)
-        frame["class_label"] = np.asarray(CLASS_LABELS, dtype=object)[classes - 1]
-        return frame
+        return self.frame(cells, self.run(cells))
+
+    @staticmethod
+    def frame(cells: pd.DataFrame, result: KernelOutput) -> pd.DataFrame:
+        """The output rows for ``cells`` from the kernel's ``result``."""
+        columns = {"cell_id": cells["cell_id"].to_numpy(), "year": cells["year"].to_numpy(np.int64),
+                   "score": result.score}
+        columns |= {key: result.dimensions[:, j] for j, key in enumerate(DIMENSION_KEYS)}
+        columns["class"] = result.classes
+        columns["class_label"] = np.asarray(CLASS_LABELS, dtype=object)[result.classes - 1]
+        return pd.DataFrame(columns)
+
+
+def _numeric_column(series: pd.Series) -> np.ndarray:
+    """A validated indicator column as a float array (float32 kept as is)."""
+    values = series.to_numpy()
+    return values if values.dtype in (np.float32, np.float64) else values.astype(np.float64)
+
+
+def missing_years_error(file: str, missing: list[int], available: list[int]) -> ContractError:
+    return ContractError(f"{file}: column 'year': no cells for year(s) {', '.join(map(str, missing))}; "
+                         f"expected one of {', '.join(map(str, available))}.")
 
 
 def select_years(cells: pd.DataFrame, years: list[int] | None, file: str) -> pd.DataFrame:
@@ -104,25 +135,92 @@ def select_years(cells: pd.DataFrame, years: list[int] | None, file: str) -> pd.
         return cells
     missing = sorted(set(years) - set(cells["year"].unique().tolist()))
     if missing:
-        raise ContractError(f"{file}: column 'year': no cells for year(s) {', '.join(map(str, missing))}; "
-                            f"expected one of {', '.join(map(str, sorted(cells['year'].unique())))}.")
+        raise missing_years_error(file, missing, sorted(cells["year"].unique()))
     return cells[cells["year"].isin(years)].reset_index(drop=True)
 
 
-def score_cells(scorer: CompiledScorer, cells: pd.DataFrame, file: str, years: list[int] | None = None) -> pd.DataFrame:
-    """Validate the cells for this model, warn about out-of-range values, and score them."""
-    cells = validate_cells(cells, scorer.catalog(), file, indicators=list(scorer.names))
-    cells = select_years(cells, years, file)
-    outside = scorer.out_of_range_counts(cells)
+def warn_outside(outside: dict[str, int], file: str) -> None:
     if outside:
         listing = ", ".join(f"{name}: {n}" for name, n in sorted(outside.items()))
         warnings.warn(f"{file}: values outside the model's training range (cells per indicator): {listing}.",
-                      ContractWarning, stacklevel=2)
-    scores = scorer.score(cells)
-    scores["households"] = cells["households"].to_numpy()
-    for level in AREA_LEVELS:
-        scores[f"{level}_code"] = cells[f"{level}_code"].to_numpy()
-    return scores
+                      ContractWarning, stacklevel=3)
+
+
+def score_cells(scorer: CompiledScorer, cells: pd.DataFrame, file: str, years: list[int] | None = None,
+                *, with_areas: bool = True) -> pd.DataFrame:
+    """Validate the cells for this model, warn about out-of-range values, and score them.
+
+    ``with_areas`` attaches households and the area codes that aggregation needs.
+    """
+    cells = validate_cells(cells, scorer.catalog(), file, indicators=list(scorer.names))
+    cells = select_years(cells, years, file)
+    result = scorer.run(cells)
+    warn_outside(scorer.named_counts(result.outside), file)
+    scores = scorer.frame(cells, result)
+    return _with_areas(scores, cells) if with_areas else scores
+
+
+def _with_areas(scores: pd.DataFrame, cells: pd.DataFrame) -> pd.DataFrame:
+    """``scores`` with the households and area codes that aggregation needs."""
+    return scores.assign(households=cells["households"].to_numpy(),
+                         **{f"{level}_code": cells[f"{level}_code"].to_numpy() for level in AREA_LEVELS})
+
+
+def score_parquet(scorer: CompiledScorer, path: str | Path, years: list[int] | None = None, *,
+                  with_areas: bool = True, batch_rows: int = BATCH_ROWS) -> pd.DataFrame:
+    """``score_cells`` for a Parquet file, read in record batches so memory stays bounded.
+
+    Only one batch of indicator values is in memory at a time (plus the output rows). Any
+    problem with the file is reported exactly as ``score_cells`` on the whole table reports
+    it (the first offending rows in file order), so the batched and whole-table paths refuse
+    the same inputs with the same messages.
+    """
+    from lbm_model.contract import read_table
+
+    file = str(path)
+    try:
+        return _score_parquet_batches(scorer, Path(path), file, years, with_areas, batch_rows)
+    except Exception:        # re-derive the whole-table message; re-raise ours if that path accepts the file
+        score_cells(scorer, read_table(path), file, years, with_areas=with_areas)
+        raise
+
+
+def _score_parquet_batches(scorer: CompiledScorer, path: Path, file: str, years: list[int] | None,
+                           with_areas: bool, batch_rows: int) -> pd.DataFrame:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from lbm_model.dimensions import CELL_COLUMNS
+
+    reader = pq.ParquetFile(path, pre_buffer=False, buffer_size=READ_BUFFER_BYTES)   # stream column chunks
+    names = reader.schema_arrow.names
+    if len(set(names)) != len(names):
+        raise ContractError(f"{path}: duplicated column names")      # worded by the whole-table path
+    columns = [c for c in (*CELL_COLUMNS, *scorer.names) if c in names]
+    catalog, parts, keys, seen_years = scorer.catalog(), [], [], set()
+    outside = np.zeros(len(scorer.names), np.int64)
+    for batch in reader.iter_batches(batch_size=batch_rows, columns=columns):
+        table = pa.Table.from_batches([batch]).replace_schema_metadata(reader.schema_arrow.metadata)
+        cells = validate_cells(table.to_pandas(), catalog, file, indicators=list(scorer.names))   # pandas dtypes as read_table
+        keys.append(pa.record_batch([batch.column("cell_id"), batch.column("year")], names=["cell_id", "year"]))
+        seen_years.update(cells["year"].unique().tolist())
+        if years:
+            cells = cells[cells["year"].isin(years)].reset_index(drop=True)
+        result = scorer.run(cells)
+        outside += result.outside
+        part = scorer.frame(cells, result)
+        parts.append(_with_areas(part, cells) if with_areas else part)
+    if not parts:
+        raise ContractError(f"{path}: the table has no rows")
+    distinct = pa.Table.from_batches(keys).group_by(["cell_id", "year"]).aggregate([])
+    if distinct.num_rows != sum(k.num_rows for k in keys):
+        raise ContractError(f"{path}: duplicate cell_id+year")
+    missing = sorted(set(years or ()) - seen_years)
+    if missing:
+        raise missing_years_error(file, missing, sorted(seen_years))
+    warn_outside(scorer.named_counts(outside), file)
+    kept = [part for part in parts if len(part)] or parts[:1]    # an empty part would turn text columns to object
+    return pd.concat(kept, ignore_index=True)
 
 
 def area_figures(scores: pd.DataFrame, level: str) -> pd.DataFrame:

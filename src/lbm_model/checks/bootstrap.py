@@ -2,20 +2,31 @@
 
 Respondents in one buurt share their surroundings, so the resampling unit is the buurt:
 each replicate draws as many buurten as there are, with replacement, keeps all their
-respondents (a buurt drawn twice counts as two clusters), refits the model and rescores
-the base year. Percentile intervals at ``cluster_bootstrap.level`` follow (Cameron,
+respondents (a buurt drawn twice counts as two clusters), re-estimates the model and
+rescores the base year. Percentile intervals at ``cluster_bootstrap.level`` follow (Cameron,
 Gelbach and Miller 2008; Davison and Hinkley 1997). Every replicate has its own seeded
 random stream, so results do not depend on ``n_jobs``.
+
+Re-estimating is either a warm-started refit (``method: refit``) or, for families that offer
+it, Newton steps from the full-sample estimate with the replicate's Hessian evaluated once
+there and held fixed (``method: fixed_hessian``, the default): a replicate is the full sample
+with each respondent weighted by how often its buurt was drawn, so it costs one Hessian and a
+few gradients, no data copy, line search or covariance, and it converges to the refit's
+estimate (its first step is the one-step estimating-function bootstrap of Hu and Kalbfleisch
+2000). Both methods use the same draws.
 
 References
 ----------
 Cameron, A. C., Gelbach, J. B. and Miller, D. L. (2008). Bootstrap-based improvements for
 inference with clustered errors. Review of Economics and Statistics 90, 414-427.
 Davison, A. C. and Hinkley, D. V. (1997). Bootstrap Methods and their Application. CUP.
+Hu, F. and Kalbfleisch, J. D. (2000). The estimating function bootstrap. Canadian Journal of
+Statistics 28, 449-481.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,10 +41,20 @@ from lbm_model.features import EstimationData
 NAME = "cluster_bootstrap"
 
 
+METHODS = ("fixed_hessian", "refit")
+METHOD_LABELS = {"fixed_hessian": "fixed-Hessian Newton, no refits", "refit": "refitted"}
+
+
 @dataclass
 class BootstrapConfig:
-    """``checks.cluster_bootstrap``: replicates, interval level, parallel jobs, rank-width thresholds."""
+    """``checks.cluster_bootstrap``: method, replicates, interval level, parallel jobs, rank-width thresholds.
 
+    ``method``: ``fixed_hessian`` (from the full-sample estimate, Newton steps with the replicate's
+    Hessian held fixed to the replicate's maximum, for families that offer it; others refit) or
+    ``refit`` (a warm-started refit per replicate). ``n_jobs`` applies to refits.
+    """
+
+    method: str = "fixed_hessian"
     replicates: int = 99
     level: float = 0.9
     n_jobs: int = 1
@@ -41,16 +62,28 @@ class BootstrapConfig:
     rank_width_fail: float = 0.5
 
     def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise ConfigError(f"checks.cluster_bootstrap.method={self.method!r}; expected one of {', '.join(METHODS)}.")
         if self.replicates < 2 or not 0 < self.level < 1 or self.n_jobs == 0 or self.n_jobs < -1:
             raise ConfigError(f"checks.cluster_bootstrap: replicates={self.replicates}, level={self.level}, "
                               f"n_jobs={self.n_jobs}; expected >= 2 replicates, a level between 0 and 1 and "
                               "n_jobs >= 1 (or -1 for all cores).")
 
 
+def replicate_draws(n_clusters: int, seed: int, replicate: int) -> np.ndarray:
+    """The clusters one replicate draws (with replacement, as many as there are), from its own stream."""
+    return np.random.default_rng([seed, replicate]).integers(0, n_clusters, n_clusters)
+
+
+def replicate_counts(n_clusters: int, seed: int, replicates: int) -> np.ndarray:
+    """How often each replicate draws each cluster (replicates x clusters): the same draws as the refits."""
+    return np.array([np.bincount(replicate_draws(n_clusters, seed, b), minlength=n_clusters)
+                     for b in range(replicates)], dtype=float)
+
+
 def replicate_rows(cluster_codes: np.ndarray, n_clusters: int, seed: int, replicate: int) -> tuple[np.ndarray, np.ndarray]:
     """Rows of one cluster-bootstrap sample and the cluster id of each row (draw position)."""
-    rng = np.random.default_rng([seed, replicate])
-    drawn = rng.integers(0, n_clusters, n_clusters)
+    drawn = replicate_draws(n_clusters, seed, replicate)
     order = np.argsort(cluster_codes, kind="stable")
     starts = np.searchsorted(cluster_codes[order], np.arange(n_clusters + 1))
     rows = [order[starts[c]:starts[c + 1]] for c in drawn]
@@ -90,22 +123,62 @@ def _buurt_ranker(ctx: CheckContext):
     return rank, pd.DataFrame({"buurt_code": codes[keep], "households": totals[keep].astype(np.int64)})
 
 
+def bootstrap_method(ctx: CheckContext) -> str:
+    """``fixed_hessian`` when configured and the family offers it, else ``refit``."""
+    wanted = ctx.config.cluster_bootstrap.method
+    return "fixed_hessian" if wanted == "fixed_hessian" and hasattr(ctx.estimator, "fixed_hessian_bootstrap") else "refit"
+
+
+def fixed_hessian_replicates(ctx: CheckContext) -> np.ndarray:
+    """Replicate judgement weights by fixed-Hessian Newton steps from the full-sample fit (no refits)."""
+    cfg = ctx.config.cluster_bootstrap
+    codes_text, codes = np.unique(ctx.data.cluster.astype(str), return_inverse=True)
+    counts = replicate_counts(len(codes_text), ctx.config.seed, cfg.replicates)
+    draws = with_progress(ctx.estimator.fixed_hessian_bootstrap(ctx.data, codes, counts), cfg.replicates,
+                          "cluster bootstrap (fixed-Hessian Newton)")
+    return pd.DataFrame(list(draws), columns=list(ctx.estimator.feature_names_in_)).reindex(
+        columns=ctx.indicator_names).to_numpy(float)
+
+
 def run_replicates(ctx: CheckContext) -> np.ndarray:
-    """Replicate judgement weights (replicates x indicators)."""
+    """Replicate judgement weights (replicates x indicators) by refits, with a progress bar and ETA on a terminal.
+
+    With ``n_jobs`` > 1 the replicates run in joblib worker processes; each fit then uses one
+    BLAS thread (OrdinalLogit.BLAS_THREADS), so two workers fill two cores without oversubscribing.
+    """
     cfg = ctx.config.cluster_bootstrap
     codes_text, codes = np.unique(ctx.data.cluster.astype(str), return_inverse=True)
     args = (ctx.estimator, ctx.data, ctx.indicator_names, codes, len(codes_text), ctx.config.seed)
     if cfg.n_jobs == 1:
-        return np.array([fit_replicate(*args, b) for b in range(cfg.replicates)])
-    from joblib import Parallel, delayed
+        draws = (fit_replicate(*args, b) for b in range(cfg.replicates))
+    else:
+        from joblib import Parallel, delayed
 
-    return np.array(Parallel(n_jobs=cfg.n_jobs)(delayed(fit_replicate)(*args, b) for b in range(cfg.replicates)))
+        draws = Parallel(n_jobs=cfg.n_jobs, return_as="generator")(
+            delayed(fit_replicate)(*args, b) for b in range(cfg.replicates))
+    return np.array(list(with_progress(draws, cfg.replicates, "cluster bootstrap refits")))
+
+
+def with_progress(items: Iterable, total: int, description: str) -> Iterator:
+    """Yield ``items`` while a rich bar (count, elapsed, ETA) runs on stderr when it is a terminal."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn, TimeRemainingColumn
+
+    console = Console(stderr=True)
+    columns = (f"[bold]check[/] {description}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+               "ETA", TimeRemainingColumn())
+    with Progress(*columns, console=console, disable=not console.is_terminal, transient=False) as bar:
+        task = bar.add_task(description, total=total)
+        for item in items:
+            yield item
+            bar.advance(task)
 
 
 def cluster_bootstrap(ctx: CheckContext) -> CheckResult:
     """Percentile intervals of weights and buurt ranks from ``cluster_bootstrap.replicates`` refits."""
     cfg = ctx.config.cluster_bootstrap
-    draws = run_replicates(ctx)
+    method = bootstrap_method(ctx)
+    draws = fixed_hessian_replicates(ctx) if method == "fixed_hessian" else run_replicates(ctx)
     ok = np.isfinite(draws).all(axis=1)
     draws = draws[ok]
     if len(draws) < 2:
@@ -131,11 +204,11 @@ def cluster_bootstrap(ctx: CheckContext) -> CheckResult:
                "median_relative_rank_width": rel_width, "share_weights_excluding_zero": float(excludes_zero),
                "median_se_ratio_bootstrap_to_analytic": se_ratio, "n_buurten_ranked": float(len(buurten))}
     verdict = grade(rel_width, cfg.rank_width_warn, cfg.rank_width_fail)
-    summary = (f"{len(draws)} buurt-cluster replicates: median {cfg.level:.0%} rank interval spans {rel_width:.1%} of "
+    summary = (f"{len(draws)} buurt-cluster replicates ({METHOD_LABELS[method]}): median {cfg.level:.0%} rank interval spans {rel_width:.1%} of "
                f"{len(buurten):,} buurten; {excludes_zero:.0%} of weight intervals exclude 0"
                + (f"; bootstrap/analytic SE ratio {se_ratio:.2f}." if analytic is not None else
                   "; no analytic standard errors to compare."))
-    details = {"level": cfg.level, "replicates": cfg.replicates, "failed_replicates": int((~ok).sum()),
+    details = {"level": cfg.level, "replicates": cfg.replicates, "failed_replicates": int((~ok).sum()), "method": method,
                "weight_intervals": {r.name: [r.lower, r.upper] for r in weights.itertuples()}}
     return CheckResult(NAME, verdict, metrics, details, tuple(ev.files), summary)
 

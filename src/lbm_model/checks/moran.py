@@ -3,7 +3,8 @@
 Global Moran's I (Moran 1950) with permutation inference: esda draws permutations from
 numpy's global random state, so the state is seeded right before each call and put back
 afterwards. Local Moran (Anselin 1995) uses esda's conditional randomisation with an
-explicit seed. ``regression_residual_moran`` gives the analytic moments of Moran's I for
+explicit seed, computed by lbm_model.checks.lisa_kernel (the same draws and p-values,
+compiled once per machine and linear in n). ``regression_residual_moran`` gives the analytic moments of Moran's I for
 least-squares residuals (Cliff and Ord 1981, p. 203; spdep's ``lm.morantest``), which
 differ from those of a raw variable because residuals sum to zero and are correlated
 through the hat matrix.
@@ -23,6 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import sparse, stats
+
+from lbm_model.checks.lisa_kernel import conditional_randomisation
 
 LISA_LABELS = {0: "not significant", 1: "high-high", 2: "low-high", 3: "low-low", 4: "high-low"}
 
@@ -91,10 +94,9 @@ def local_moran(values: np.ndarray, graph, permutations: int, seed: int, alpha: 
     with warnings.catch_warnings():  # esda announces a change of its default alternative; we keep the folded p
         warnings.filterwarnings("ignore", message="The alternative hypothesis for conditional randomization",
                                 category=DeprecationWarning)
-        lisa = esda.Moran_Local(np.asarray(values, float), graph, transformation="r", permutations=int(permutations),
-                                seed=int(seed), keep_simulations=False, n_jobs=1)
+        lisa = esda.Moran_Local(np.asarray(values, float), graph, transformation="r", permutations=0)
     quadrant = np.asarray(lisa.q, dtype=int)
-    p_sim = np.asarray(lisa.p_sim, dtype=float)
+    p_sim = conditional_randomisation(lisa.z, lisa.w.sparse, lisa.Is, int(permutations), int(seed)).astype(float)
     cluster = np.where(p_sim < alpha, quadrant, 0)
     return LocalMoranResult(Is=np.asarray(lisa.Is, float), quadrant=quadrant, p_sim=p_sim, cluster=cluster,
                             label=np.array([LISA_LABELS[c] for c in cluster], dtype=object))

@@ -13,15 +13,22 @@ from statsmodels. On unweighted data it reproduces R's MASS::polr (tests/test_es
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 
 import numpy as np
 import pandas as pd
 from scipy import optimize
 from scipy.special import expit
 from statsmodels.stats.sandwich_covariance import S_crosssection
+from threadpoolctl import threadpool_limits
 
 from lbm_model.estimators.base import LbmEstimator, cluster_codes, weighted_rmse
 from lbm_model.estimators.results import Capabilities, FitResults, FitStats, OrdinalExtras, WaldUncertainty
+
+# One BLAS thread for the fit: its products are thin (n x ~100), so a second thread gains little on an
+# idle 2-core machine, and when another process or the bootstrap's second worker holds the other
+# core a 2-thread BLAS slowed the fit 4-8x (issue 14); parallelism belongs to the replicates instead.
+BLAS_THREADS = 1
 
 CORRECTIONS = {
     "cluster": "G/(G-1) on the cluster meat (as R's sandwich::vcovCL with cadjust=TRUE, type HC0)",
@@ -70,15 +77,20 @@ class OrdinalLogit(LbmEstimator):
             theta0 = np.asarray(self.start_params, float).copy()
         scale = weight.sum()
         self._iteration = 0
-        result = optimize.minimize(
-            lambda t: -self._loglike(t, design, category, weight) / scale, theta0,
-            jac=lambda t: -self._gradient(t, design, category, weight) / scale,
-            hess=lambda t: -self._hessian(t, design, category, weight) / scale,
-            method="trust-exact", options={"maxiter": self.max_iter, "gtol": self.tol},
-            callback=self._report if self.progress else None,
-        )
-        theta = result.x
-        covariance = self._covariance(theta, design, category, weight, groups)
+        self._scratch = {}
+        try:
+            with threadpool_limits(limits=BLAS_THREADS, user_api="blas"):
+                result = optimize.minimize(
+                    lambda t: -self._loglike(t, design, category, weight) / scale, theta0,
+                    jac=lambda t: -self._gradient(t, design, category, weight) / scale,
+                    hess=lambda t: -self._hessian(t, design, category, weight) / scale,
+                    method="trust-exact", options={"maxiter": self.max_iter, "gtol": self.tol},
+                    callback=self._report if self.progress else None,
+                )
+                theta = result.x
+                covariance = self._covariance(theta, design, category, weight, groups)
+        finally:
+            del self._scratch       # the design-sized buffer and cached pieces live only during a fit
         self.results_ = self._results(theta, covariance, design, category, levels, weight, groups, controls.columns,
                                       result)
         return self
@@ -96,6 +108,17 @@ class OrdinalLogit(LbmEstimator):
         return np.concatenate([np.zeros(k), np.log(cumulative / (1 - cumulative))])
 
     def _pieces(self, theta: np.ndarray, design: np.ndarray, category: np.ndarray):
+        """Per respondent probability and logistic terms at both cuts; cached for the last theta."""
+        scratch = getattr(self, "_scratch", None)
+        key = (theta.tobytes(), id(design))
+        if scratch is not None and scratch.get("pieces_key") == key:
+            return scratch["pieces"]
+        pieces = self._compute_pieces(theta, design, category)
+        if scratch is not None:
+            scratch["pieces_key"], scratch["pieces"] = key, pieces
+        return pieces
+
+    def _compute_pieces(self, theta: np.ndarray, design: np.ndarray, category: np.ndarray):
         k = design.shape[1]
         cuts = np.concatenate([[-np.inf], theta[k:], [np.inf]])
         eta = design @ theta[:k]
@@ -128,25 +151,49 @@ class OrdinalLogit(LbmEstimator):
         return score * weight[:, None]
 
     def _gradient(self, theta, design, category, weight) -> np.ndarray:
-        return self._score_obs(theta, design, category, weight).sum(axis=0)
+        """Analytic gradient: one matrix-vector product for the weights, bincounts for the cut-points."""
+        k, prob, f_up, f_lo, *_ = self._pieces(theta, design, category)
+        wA, wB = weight * f_up / prob, weight * f_lo / prob
+        n_cuts = len(theta) - k
+        at_upper = np.bincount(category, weights=wA, minlength=n_cuts + 1)   # c_j is the upper cut of category j
+        at_lower = np.bincount(category, weights=wB, minlength=n_cuts + 1)   # ... and the lower cut of j + 1
+        return np.concatenate([design.T @ (wB - wA), at_upper[:n_cuts] - at_lower[1:]])
 
     def _hessian(self, theta, design, category, weight) -> np.ndarray:
+        """Analytic Hessian: X' diag(w) X as one BLAS-3 product, the cut-point blocks from bincounts."""
         k, prob, f_up, f_lo, d_up, d_lo = self._pieces(theta, design, category)
         A, B, A2, B2 = f_up / prob, f_lo / prob, d_up / prob, d_lo / prob
         n_cuts = len(theta) - k
-        hess = np.zeros((len(theta), len(theta)))
-        hess[:k, :k] = design.T @ (design * (weight * ((A2 - B2) - (A - B) ** 2))[:, None])
-        upper_term = -weight * (A2 - A**2 + A * B)   # d2/(d beta d c_upper), per unit of x
-        lower_term = weight * (B2 + B**2 - A * B)    # d2/(d beta d c_lower)
-        for j in range(n_cuts):
-            up, lo = category == j, category == j + 1  # c_j is the upper cut of category j, lower of j+1
-            cross = design[up].T @ upper_term[up] + design[lo].T @ lower_term[lo]
-            hess[:k, k + j] = hess[k + j, :k] = cross
-            hess[k + j, k + j] = np.sum(weight[up] * (A2[up] - A[up] ** 2)) + np.sum(weight[lo] * (-B2[lo] - B[lo] ** 2))
-            if j + 1 < n_cuts:
-                middle = category == j + 1
-                hess[k + j, k + j + 1] = hess[k + j + 1, k + j] = np.sum(weight[middle] * A[middle] * B[middle])
+        hess = np.empty((len(theta), len(theta)))
+        scaled = self._work_buffer(design.shape)
+        np.multiply(design, (weight * ((A2 - B2) - (A - B) ** 2))[:, None], out=scaled)
+        hess[:k, :k] = design.T @ scaled
+        # per respondent, d2/(d beta d c_j) per unit of x sits in column j of ``by_cut``: the upper term at
+        # c_j = the respondent's upper cut (category j), the lower term at its lower cut (category j + 1)
+        rows = np.arange(len(category))
+        by_cut = np.zeros((len(category), n_cuts + 1))
+        by_cut[rows, category] = -weight * (A2 - A**2 + A * B)
+        by_cut[rows[category > 0], category[category > 0] - 1] += (weight * (B2 + B**2 - A * B))[category > 0]
+        cross = design.T @ by_cut[:, :n_cuts]
+        hess[:k, k:], hess[k:, :k] = cross, cross.T
+        at_upper = np.bincount(category, weights=weight * (A2 - A**2), minlength=n_cuts + 1)
+        at_lower = np.bincount(category, weights=weight * (-B2 - B**2), minlength=n_cuts + 1)
+        between = np.bincount(category, weights=weight * A * B, minlength=n_cuts + 1)
+        cuts = np.zeros((n_cuts, n_cuts))
+        cuts[np.diag_indices(n_cuts)] = at_upper[:n_cuts] + at_lower[1:]
+        cuts[np.arange(n_cuts - 1), np.arange(1, n_cuts)] = cuts[np.arange(1, n_cuts), np.arange(n_cuts - 1)] = \
+            between[1:n_cuts]
+        hess[k:, k:] = cuts
         return hess
+
+    def _work_buffer(self, shape: tuple[int, int]) -> np.ndarray:
+        """A design-sized scratch matrix reused by every Hessian of a fit (no n x p allocation per call)."""
+        scratch = getattr(self, "_scratch", None)
+        if scratch is None:
+            return np.empty(shape)
+        if scratch.get("buffer") is None or scratch["buffer"].shape != shape:
+            scratch["buffer"] = np.empty(shape)
+        return scratch["buffer"]
 
     def _covariance(self, theta, design, category, weight, groups) -> np.ndarray:
         bread = np.linalg.inv(-self._hessian(theta, design, category, weight))
@@ -193,6 +240,58 @@ class OrdinalLogit(LbmEstimator):
     def _at_optimum(self, result) -> bool:
         """trust-exact may stop with 'bad approximation' once the gradient is at rounding level: accept that."""
         return bool(np.max(np.abs(result.jac)) < 1e-6)
+
+    def fixed_hessian_bootstrap(self, data, cluster: np.ndarray, counts: np.ndarray, max_steps: int = 100,
+                                step_tol: float = 1e-10) -> Iterator[np.ndarray]:
+        """Judgement weights of cluster-bootstrap replicates without refits, one array per replicate.
+
+        ``data`` is the estimation data of this fit, ``cluster`` an integer code per respondent and
+        ``counts[b, g]`` how often replicate ``b`` drew cluster ``g``: replicate ``b`` is this fit's
+        likelihood with respondent weights ``weight * counts[b, cluster]`` (no resampled copy of
+        the data). Each replicate evaluates its Hessian once, at this fit's estimate, and repeats
+        Newton steps with it held fixed (a chord method; the first step is the one-step bootstrap
+        of Hu and Kalbfleisch 2000) until no parameter moves by more than ``step_tol``: it reaches
+        the replicate's own maximum, as a refit would, for one Hessian and a few gradients, with no
+        line search, covariance or results object. The judgement scale is recomputed over the
+        replicate's respondents. A replicate that does not converge in ``max_steps`` or whose
+        cut-points stop increasing yields NaN (a failed replicate).
+        """
+        results = self.results
+        design = np.column_stack([data.indicators[list(self.feature_names_in_)].to_numpy(float),
+                                  data.controls[list(results.control_coefs.index)].to_numpy(float)])
+        levels = np.asarray(results.extras.levels)
+        category = np.searchsorted(levels, np.asarray(data.response, float))
+        theta = np.concatenate([results.weights.to_numpy(float), results.control_coefs.to_numpy(float),
+                                np.asarray(results.extras.cutpoints, float)])
+        k = design.shape[1]
+        for replicate_counts in counts:
+            weight = np.asarray(data.weight, float) * replicate_counts[cluster]
+            with threadpool_limits(limits=BLAS_THREADS, user_api="blas"):
+                solution = self._chord_newton(theta, design, category, weight, max_steps, step_tol)
+                eta = design @ solution[:k]
+            scale = np.average(_logistic_terms(solution[k:][None, :] - eta[:, None])[1] @ np.diff(levels),
+                               weights=weight)
+            yield solution[:self.n_features_in_] * scale
+
+    def _chord_newton(self, theta, design, category, weight, max_steps, step_tol) -> np.ndarray:
+        """Maximise the weighted log-likelihood from ``theta`` with the Hessian at ``theta`` (NaN if it fails)."""
+        k = design.shape[1]
+        self._scratch = {}
+        try:
+            inverse_information = np.linalg.inv(-self._hessian(theta, design, category, weight))
+            for _ in range(max_steps):
+                with np.errstate(all="ignore"):
+                    step = inverse_information @ self._gradient(theta, design, category, weight)
+                theta = theta + step
+                if not np.isfinite(theta).all() or np.any(np.diff(theta[k:]) <= 0):
+                    break
+                if np.max(np.abs(step)) < step_tol:
+                    return theta
+        except np.linalg.LinAlgError:
+            pass
+        finally:
+            del self._scratch
+        return np.full(len(theta), np.nan)
 
     def predict_proba(self, X: pd.DataFrame, controls: pd.DataFrame | None = None) -> np.ndarray:
         """P(Y = level) for every row and response level (rows x levels)."""

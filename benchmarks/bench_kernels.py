@@ -1,0 +1,350 @@
+"""Kernels against their peers and limits, measured in the same run: scorer, lbm score, ordinal fit, bootstrap.
+
+    .venv/bin/python benchmarks/bench_kernels.py [--cells 10000,100000,1000000] [--respondents 10000,50000,180000]
+                                                 [--update BENCHMARKS.md]
+
+Every figure is the median of ``--repeats`` runs; ratios compare figures from this run only.
+Scorer: the fused compiled pass (lbm_model.score_kernel) beside a parallel read of the same
+float32 matrix (the memory-bandwidth floor), numpy's float32 matrix-vector product and the
+previous per-indicator numpy scorer. ``lbm score``: wall time and peak memory (max RSS of the
+process) of the real command on synthetic Parquet files, beside the float32 size of the input.
+Ordinal fit: OrdinalLogit with buurt-clustered errors beside one weighted normal-equations solve
+on the same design (one BLAS thread for both). Bootstrap: seconds per replicate by refit and by
+the fixed-Hessian method on the same draws. ``--update`` replaces this section of the file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numba
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from lbm_model.dimensions import DIMENSION_KEYS  # noqa: E402
+from lbm_model.score_kernel import BLOCK_CELLS, fused_score  # noqa: E402
+
+N_INDICATORS = 94
+START, END = "<!-- bench_kernels:start -->", "<!-- bench_kernels:end -->"
+
+
+@numba.njit(parallel=True, cache=True)
+def parallel_read(values):  # pragma: no cover - compiled
+    """Sum every value of an indicators x cells block on all cores: the memory-read floor."""
+    n_indicators, n_cells = values.shape
+    n_blocks = (n_cells + BLOCK_CELLS - 1) // BLOCK_CELLS
+    partial = np.zeros(n_blocks)
+    for block in numba.prange(n_blocks):
+        total = 0.0
+        for j in range(n_indicators):
+            for i in range(block * BLOCK_CELLS, min(n_cells, (block + 1) * BLOCK_CELLS)):
+                total += values[j, i]
+        partial[block] = total
+    return partial.sum()
+
+
+def median_seconds(func, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        func()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def exponent(sizes: list[int], seconds: list[float]) -> float:
+    """Slope of log(time) on log(size)."""
+    return float(np.polyfit(np.log(sizes), np.log(seconds), 1)[0]) if len(sizes) > 1 else float("nan")
+
+
+# --- scorer ---------------------------------------------------------------------------------------------
+def random_model(rng: np.random.Generator, p: int) -> dict:
+    transforms = rng.choice(["none", "log1p", "sqrt"], p, p=[0.72, 0.17, 0.11])   # the world catalog's mix
+    return {"transform_code": np.array([{"none": 0, "log1p": 1, "sqrt": 2}[t] for t in transforms], np.int64),
+            "transforms": transforms, "dimension_index": rng.integers(0, len(DIMENSION_KEYS), p),
+            "slope": rng.normal(0, 0.1, p), "offset": rng.normal(0, 0.1, p), "train_min": np.zeros(p),
+            "train_max": np.full(p, 50.0), "thresholds": np.linspace(-1, 1, 8)}
+
+
+def previous_scorer(model: dict, block: np.ndarray) -> np.ndarray:
+    """The per-indicator numpy scorer the kernel replaced (range counts, dimension sums, total, classes);
+    ``block`` is indicators x cells, so each indicator is contiguous as a pandas column was."""
+    functions = {"none": lambda v: v, "log1p": np.log1p, "sqrt": np.sqrt}
+    out = np.zeros((block.shape[1], len(DIMENSION_KEYS)))
+    for j in range(block.shape[0]):
+        values = block[j].astype(float)
+        int(((values < model["train_min"][j]) | (values > model["train_max"][j])).sum())
+        out[:, model["dimension_index"][j]] += model["slope"][j] * functions[model["transforms"][j]](values) + model["offset"][j]
+    total = out.sum(axis=1)
+    return np.searchsorted(model["thresholds"], total, side="right") + 1
+
+
+def bench_scorer(sizes: list[int], repeats: int) -> list[dict]:
+    rng = np.random.default_rng(0)
+    model = random_model(rng, N_INDICATORS)
+    rows = []
+    for n in sizes:
+        block = rng.gamma(2.0, 3.0, (N_INDICATORS, n)).astype(np.float32)     # indicators x cells
+        by_row = np.ascontiguousarray(block.T)                                  # cells x indicators, for numpy
+        weights = rng.normal(size=N_INDICATORS).astype(np.float32)
+        args = (model["transform_code"], model["dimension_index"], model["slope"], model["offset"], model["train_min"],
+                model["train_max"], model["thresholds"], len(DIMENSION_KEYS), BLOCK_CELLS)
+        warm = np.ascontiguousarray(block[:, :10])
+        fused_score(warm, *args), parallel_read(warm)                           # compile or load from cache
+        row = {"cells": n, "gigabytes": block.nbytes / 1e9,
+               "read": median_seconds(lambda: parallel_read(block), repeats),
+               "matvec": median_seconds(lambda: by_row @ weights, repeats),
+               "fused": median_seconds(lambda: fused_score(block, *args), repeats)}
+        row["previous"] = median_seconds(lambda: previous_scorer(model, block), repeats) if n <= 1_000_000 else None
+        rows.append(row)
+        print(f"[bench] scorer {n:,}: {row}", file=sys.stderr, flush=True)
+    return rows
+
+
+# --- lbm score end to end --------------------------------------------------------------------------------
+def write_model(directory: Path, names: list[str], rng: np.random.Generator) -> None:
+    from lbm_model.classes import CLASS_LABELS
+    from lbm_model.frozen import write_frozen_model
+
+    indicators = [{"name": name, "dimension": DIMENSION_KEYS[j % 5], "description": "synthetic", "transform": "none",
+                   "mean": 5.0, "sd": 3.0, "train_min": 0.0, "train_max": 40.0, "weight": float(rng.normal(0, 0.05)),
+                   "native_weight": 0.0, "standard_error": None, "expected_sign": 0} for j, name in enumerate(names)]
+    content = {"model_version": "bench", "indicators": indicators,
+               "classes": {"thresholds": list(np.linspace(-0.4, 0.4, 8)), "labels": list(CLASS_LABELS)}}
+    write_frozen_model(directory, content, {"bench": True})
+
+
+def write_cells(path: Path, n: int, names: list[str], rng: np.random.Generator) -> float:
+    """A contract-shaped cells table of ``n`` cells (one year); returns the float32 size of its indicators (GB)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    chunk = 500_000
+    schema = None
+    with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".part", delete=False) as tmp:
+        partial = Path(tmp.name)
+    writer = None
+    for start in range(0, n, chunk):
+        m = min(chunk, n - start)
+        ids = np.arange(start, start + m)
+        columns = {"cell_id": pa.array([f"C{i:08d}" for i in ids]), "year": pa.array(np.full(m, 2020, np.int64)),
+                   "x": pa.array(13_000 + (ids % 2000) * 100.0), "y": pa.array(310_000 + (ids // 2000) % 2900 * 100.0),
+                   "buurt_code": pa.array([f"BU{i // 300:08d}" for i in ids]),
+                   "wijk_code": pa.array([f"WK{i // 3000:06d}" for i in ids]),
+                   "gemeente_code": pa.array([f"GM{i // 30000:04d}" for i in ids]),
+                   "households": pa.array(rng.integers(0, 60, m))}
+        columns |= {name: pa.array(rng.gamma(2.0, 3.0, m).astype(np.float32)) for name in names}
+        table = pa.table(columns)
+        schema = schema or table.schema
+        writer = writer or pq.ParquetWriter(partial, schema)
+        writer.write_table(table)
+    writer.close()
+    partial.replace(path)
+    return n * len(names) * 4 / 1e9
+
+
+def run_measured(command: list[str]) -> tuple[float, float]:
+    """Wall seconds and peak RSS (GB) of one process.
+
+    Launched through a fresh, small Python (``--measure``): Linux reports a forked child's peak
+    RSS from the moment of the fork, so forking straight from this process, which holds the
+    scorer's gigabyte matrices, would report this process's size instead of the command's.
+    """
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, __file__, "--measure", *command], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed: {done.stderr[-2000:]}")
+    return time.perf_counter() - started, float(done.stdout.strip().splitlines()[-1])
+
+
+def measure(command: list[str]) -> None:
+    """Run ``command`` and print its peak RSS in GB (the ``--measure`` mode)."""
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(process.pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        sys.stderr.write(process.stderr.read().decode()[-2000:])
+        raise SystemExit(1)
+    print(usage.ru_maxrss / 1024**2)   # KB on Linux
+
+
+WHOLE_TABLE = """
+from lbm_model.contract import read_table
+from lbm_model.scoring import CELL_OUTPUT_COLUMNS, CompiledScorer, score_cells
+scorer = CompiledScorer.load(r'{model}')
+score_cells(scorer, read_table(r'{cells}'), 'cells')[list(CELL_OUTPUT_COLUMNS)].to_parquet(r'{out}', index=False)
+"""
+
+
+def bench_score_command(sizes: list[int], repeats: int, work: Path) -> list[dict]:
+    rng = np.random.default_rng(1)
+    names = [f"ind_{j:02d}" for j in range(N_INDICATORS)]
+    write_model(work / "model", names, rng)
+    lbm = str(ROOT / ".venv" / "bin" / "lbm")
+    rows = []
+    for n in sizes:
+        cells = work / f"cells-{n}.parquet"
+        input_gb = write_cells(cells, n, names, rng)
+        runs = [run_measured([lbm, "score", "--model", str(work / "model"), "--cells", str(cells),
+                              "--out", str(work / "scores.parquet")]) for _ in range(repeats)]
+        whole = [run_measured([sys.executable, "-c", WHOLE_TABLE.format(model=work / "model", cells=cells,
+                                                                       out=work / "scores-whole.parquet")])
+                 for _ in range(repeats)]
+        rows.append({"cells": n, "input_gb": input_gb, "parquet_gb": cells.stat().st_size / 1e9,
+                     "seconds": statistics.median(r[0] for r in runs), "peak_gb": statistics.median(r[1] for r in runs),
+                     "whole_seconds": statistics.median(r[0] for r in whole),
+                     "whole_peak_gb": statistics.median(r[1] for r in whole)})
+        print(f"[bench] lbm score {n:,}: {rows[-1]}", file=sys.stderr, flush=True)
+        cells.unlink()
+    return rows
+
+
+# --- ordinal fit and bootstrap -----------------------------------------------------------------------------
+def survey_like(n: int, p: int, rng: np.random.Generator):
+    X = pd.DataFrame(rng.normal(size=(n, p)), columns=[f"x{j}" for j in range(p)])
+    y = np.digitize(X.to_numpy() @ rng.normal(0, 0.2, p) + rng.logistic(size=n), [-1.5, -0.3, 0.6, 1.8]) + 1
+    controls = pd.DataFrame({"age": rng.normal(size=n)})
+    return X, y, controls, rng.uniform(0.5, 1.5, n), rng.integers(0, max(n // 14, 2), n)
+
+
+def bench_fit(sizes: list[int], repeats: int) -> list[dict]:
+    from threadpoolctl import threadpool_limits
+
+    from lbm_model.estimators import OrdinalLogit
+    from lbm_model.estimators.ordinal import BLAS_THREADS
+
+    rng = np.random.default_rng(2)
+    rows = []
+    for n in sizes:
+        X, y, controls, weight, groups = survey_like(n, 100, rng)
+        design = np.column_stack([X.to_numpy(), controls.to_numpy(), np.ones(n)])
+
+        def normal_equations():
+            with threadpool_limits(limits=BLAS_THREADS, user_api="blas"):
+                return np.linalg.solve(design.T @ (design * weight[:, None]), design.T @ (weight * y))
+
+        fit = median_seconds(lambda: OrdinalLogit().fit(X, y, controls=controls, sample_weight=weight, groups=groups),
+                             repeats)
+        rows.append({"respondents": n, "parameters": design.shape[1] + 3, "fit": fit,
+                     "normal_equations": median_seconds(normal_equations, repeats)})
+        print(f"[bench] ordinal fit {n:,}: {rows[-1]}", file=sys.stderr, flush=True)
+    return rows
+
+
+def bench_bootstrap(n: int, replicates: int) -> dict:
+    from lbm_model.checks.bootstrap import fit_replicate, replicate_counts
+    from lbm_model.estimators import OrdinalLogit
+    from lbm_model.features import EstimationData
+
+    rng = np.random.default_rng(3)
+    X, y, controls, weight, groups = survey_like(n, 100, rng)
+    data = EstimationData(indicators=X, controls=controls, response=y, weight=weight, cluster=groups.astype(str),
+                          cell_position=np.arange(n))
+    estimator = OrdinalLogit().fit_data(data)
+    codes_text, codes = np.unique(data.cluster, return_inverse=True)
+    names = list(X.columns)
+    started = time.perf_counter()
+    refits = np.array([fit_replicate(estimator, data, names, codes, len(codes_text), 0, b) for b in range(replicates)])
+    refit_seconds = (time.perf_counter() - started) / replicates
+    started = time.perf_counter()
+    counts = replicate_counts(len(codes_text), 0, replicates)
+    fixed = np.array(list(estimator.fixed_hessian_bootstrap(data, codes, counts)))
+    fixed_seconds = (time.perf_counter() - started) / replicates
+    return {"respondents": n, "replicates": replicates, "refit": refit_seconds, "fixed_hessian": fixed_seconds,
+            "max_difference": float(np.max(np.abs(refits - fixed)))}
+
+
+# --- report ----------------------------------------------------------------------------------------------
+def render(scorer: list[dict], score_command: list[dict], fits: list[dict], bootstrap: dict, repeats: int) -> str:
+    load = os.getloadavg()
+    lines = [START, "## Kernels against their peers (benchmarks/bench_kernels.py)", "",
+             f"Medians of {repeats} runs; ratios compare figures from the same run. Machine: {os.cpu_count()} cores, "
+             f"{platform.machine()}, Python {platform.python_version()}, numba {numba.__version__} "
+             f"({numba.config.NUMBA_NUM_THREADS} threads); load average at the end {load[0]:.1f} "
+             "(the machine is shared with other sessions: absolute times are upper bounds, ratios hold better).", "",
+             f"### Scoring core ({N_INDICATORS} float32 indicators, score + 5 dimensions + class + range counts)", "",
+             "| cells | float32 GB | parallel read (s) | read GB/s | numpy float32 mat-vec (s) | fused kernel (s) "
+             "| kernel GB/s | kernel / read | previous numpy scorer (s) | previous / kernel |",
+             "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for r in scorer:
+        previous = f"{r['previous']:.3f} | {r['previous'] / r['fused']:.1f}x" if r["previous"] else "not run | "
+        lines.append(f"| {r['cells']:,} | {r['gigabytes']:.3f} | {r['read']:.4f} | {r['gigabytes'] / r['read']:.1f} "
+                     f"| {r['matvec']:.4f} | {r['fused']:.4f} | {r['gigabytes'] / r['fused']:.1f} "
+                     f"| {r['read'] / r['fused']:.2f} of read speed | {previous} |")
+    lines += ["", f"Fitted exponent (time ~ cells^k) of the fused kernel: k = "
+              f"{exponent([r['cells'] for r in scorer], [r['fused'] for r in scorer]):.2f}.", ""]
+    if score_command:
+        lines += ["### `lbm score` end to end (Parquet in record batches, one year, no aggregates)", "",
+                  "Beside it, the whole-table path (read_table, then score_cells, then write: how `lbm score` read "
+                  "Parquet before record batches) in the same run.", "",
+                  "| cells | float32 indicators (GB) | Parquet (GB) | wall (s) | peak RSS (GB) | peak / float32 input "
+                  "| whole table: wall (s) | whole table: peak RSS (GB) |",
+                  "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+        lines += [f"| {r['cells']:,} | {r['input_gb']:.2f} | {r['parquet_gb']:.2f} | {r['seconds']:.1f} | "
+                  f"{r['peak_gb']:.2f} | {r['peak_gb'] / r['input_gb']:.2f} | {r['whole_seconds']:.1f} | "
+                  f"{r['whole_peak_gb']:.2f} |" for r in score_command]
+        lines += ["", f"Fitted exponents: time k = {exponent([r['cells'] for r in score_command], [r['seconds'] for r in score_command]):.2f}, "
+                  f"peak memory k = {exponent([r['cells'] for r in score_command], [r['peak_gb'] for r in score_command]):.2f}.", ""]
+    lines += ["### Ordinal fit (buurt-clustered errors) against one normal-equations solve on the same design", "",
+              "| respondents | parameters | ordinal fit (s) | normal equations (s) | fit / solve |",
+              "| ---: | ---: | ---: | ---: | ---: |"]
+    lines += [f"| {r['respondents']:,} | {r['parameters']} | {r['fit']:.2f} | {r['normal_equations']:.3f} | "
+              f"{r['fit'] / r['normal_equations']:.1f}x |" for r in fits]
+    lines += ["", f"Fitted exponent of the fit time in respondents: k = "
+              f"{exponent([r['respondents'] for r in fits], [r['fit'] for r in fits]):.2f}.", "",
+              "### Cluster bootstrap, seconds per replicate on the same draws", "",
+              f"{bootstrap['respondents']:,} respondents x 101 parameters, {bootstrap['replicates']} replicates: warm-started "
+              f"refit {bootstrap['refit']:.2f} s, fixed-Hessian Newton {bootstrap['fixed_hessian']:.2f} s "
+              f"({bootstrap['refit'] / bootstrap['fixed_hessian']:.1f}x faster); largest difference between the two "
+              f"methods' judgement weights {bootstrap['max_difference']:.1e}.", "", END]
+    return "\n".join(lines) + "\n"
+
+
+def update(path: Path, section: str) -> None:
+    text = path.read_text() if path.is_file() else ""
+    if START in text and END in text:
+        text = text[:text.index(START)] + section.rstrip("\n") + text[text.index(END) + len(END):]
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    path.write_text(text)
+
+
+def main() -> None:
+    if sys.argv[1:2] == ["--measure"]:
+        return measure(sys.argv[2:])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cells", default="10000,100000,1000000", help="scorer sizes (cells)")
+    parser.add_argument("--score-cells", default="250000,1000000", help="lbm score sizes (cells); empty to skip")
+    parser.add_argument("--respondents", default="10000,50000,180000", help="ordinal fit sizes")
+    parser.add_argument("--bootstrap-respondents", type=int, default=50_000)
+    parser.add_argument("--replicates", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--update", type=Path, help="replace this section in the given Markdown file")
+    parser.add_argument("--out", type=Path, help="also write the section alone to this file")
+    args = parser.parse_args()
+    sizes = lambda text: [int(v) for v in text.split(",") if v.strip()]  # noqa: E731
+    scorer = bench_scorer(sizes(args.cells), args.repeats)
+    with tempfile.TemporaryDirectory(prefix="bench-kernels-", dir=ROOT) as tmp:
+        score_command = bench_score_command(sizes(args.score_cells), args.repeats, Path(tmp))
+    fits = bench_fit(sizes(args.respondents), args.repeats)
+    bootstrap = bench_bootstrap(args.bootstrap_respondents, args.replicates)
+    section = render(scorer, score_command, fits, bootstrap, args.repeats)
+    print(section)
+    if args.update:
+        update(args.update, section)
+    if args.out:
+        args.out.write_text(section)
+
+
+if __name__ == "__main__":
+    main()
