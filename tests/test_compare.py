@@ -95,3 +95,30 @@ def test_a_file_as_output_directory_is_refused_with_nothing_written(models, smal
                "--out", str(target))
     assert done.returncode == 2 and "is a file; expected a directory" in done.stderr and "Traceback" not in done.stderr
     assert target.read_text() == "keep me"
+
+
+def test_a_planted_decline_shows_as_the_largest_fallers_driven_by_its_dimension(models, small_world, tmp_path):
+    """Ten buurten lose their physical environment between 2018 and 2020 (every fys indicator moved to the
+    2nd or 98th percentile, whichever lowers the score under the model): lbm develop must list them among the
+    largest fallers, each driven by fys."""
+    from lbm_model.frozen import read_frozen_model
+
+    cells = pd.read_parquet(small_world / "cells.parquet")
+    content = read_frozen_model(models / "old")["content"]
+    buurt_households = cells.query("year == 2020").groupby("buurt_code")["households"].sum()
+    planted = list(buurt_households[buurt_households > 150].sample(10, random_state=3).index)
+    rows = (cells["year"] == 2020) & cells["buurt_code"].isin(planted)
+    for entry in content["indicators"]:
+        if entry["dimension"] == "fys":
+            low, high = cells[entry["name"]].quantile([0.02, 0.98])
+            cells.loc[rows, entry["name"]] = low if entry["weight"] > 0 else high
+    cells.to_parquet(tmp_path / "cells.parquet", index=False)
+    done = lbm("develop", str(models / "old"), "--cells", str(tmp_path / "cells.parquet"), "--from", "2018",
+               "--to", "2020", "--out", str(tmp_path / "dev"))
+    assert done.returncode == 0, done.stderr
+    buurten = pd.read_csv(tmp_path / "dev" / "buurt.csv", dtype={"buurt_code": str})
+    fallers = buurten.head(15)
+    assert set(planted) <= set(fallers["buurt_code"]), fallers[["buurt_code", "change"]]
+    assert (buurten.set_index("buurt_code").loc[planted, "driving_dimension"] == "fys").all()
+    unchanged = buurten[~buurten["buurt_code"].isin(planted)]
+    assert (unchanged["change_fys"].abs() < buurten.set_index("buurt_code").loc[planted, "change_fys"].abs().min()).all()

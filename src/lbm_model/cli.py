@@ -412,6 +412,40 @@ def compare(
 
 
 @app.command()
+def develop(
+    model: Annotated[Path, typer.Argument(help="Frozen model directory (or its model.json).")],
+    cells: Annotated[Path, typer.Option(help="Cells table (Parquet or CSV) with both years.")],
+    year_from: Annotated[int, typer.Option("--from", help="The earlier year.")],
+    year_to: Annotated[int, typer.Option("--to", help="The later year.")],
+    out: Annotated[Path, typer.Option(help="Directory for cells.csv, buurt.csv, wijk.csv, gemeente.csv, summary.json.")],
+) -> None:
+    """Developments under one model (a consistent series): the change in score of every cell and published area
+    between two years, split by dimension, with the dimension that drove it."""
+    from lbm_model.compare import develop_model
+    from lbm_model.contract import read_table
+    from lbm_model.frozen import read_frozen_model
+    from lbm_model.report.compare import write_development
+
+    try:
+        if out.exists() and not out.is_dir():
+            raise LbmError(f"{out}: is a file; expected a directory for the developments. Nothing was written.")
+        if year_from >= year_to:
+            raise LbmError(f"--from {year_from} --to {year_to}: expected an earlier year, then a later one.")
+        document = read_frozen_model(model)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            development = develop_model(document, read_table(cells), year_from, year_to, file=str(cells))
+        _show_warnings(caught)
+        write_development(development, out)
+    except LbmError as exc:
+        _fail(exc)
+    buurten = development.areas["buurt"]
+    console.print(f"[bold green]developed[/] {escape(development.model_version)} {year_from} -> {year_to}: "
+                  f"{len(development.cells):,} cells, {len(buurten):,} buurten published in both years; "
+                  f"written to {escape(str(out))}", highlight=False, soft_wrap=True)
+
+
+@app.command()
 def robustness(
     models: Annotated[list[str], typer.Argument(help="Two or more frozen model directories or MLflow run ids.")],
     out: Annotated[Path, typer.Option(help="Directory for weights.csv, rank_correlation.csv and robustness.json.")],

@@ -98,16 +98,22 @@ def _area_frame(old_tables: dict, new_tables: dict, level: str, old: CompiledSco
     return merged
 
 
+def driving_dimension(frame: pd.DataFrame) -> pd.Series:
+    """Per row of a frame with ``<dim>_old``/``<dim>_new`` and ``score_old``/``score_new``: the dimension whose
+    score moved most in the direction of the total change."""
+    change = frame["score_new"] - frame["score_old"]
+    dims = pd.DataFrame({d: frame[f"{d}_new"] - frame[f"{d}_old"] for d in DIMENSION_KEYS}, index=frame.index)
+    return dims.mul(np.sign(change), axis=0).idxmax(axis=1)
+
+
 def largest_movers(areas: pd.DataFrame, level: str, n: int) -> pd.DataFrame:
     """The ``n`` largest rises and ``n`` largest falls in area score, with the dimension that moved most in
     the direction of the total change."""
     change = areas["score_new"] - areas["score_old"]
-    dims = pd.DataFrame({d: areas[f"{d}_new"] - areas[f"{d}_old"] for d in DIMENSION_KEYS})
-    signed = dims.mul(np.sign(change), axis=0)
     out = pd.DataFrame({f"{level}_code": areas[f"{level}_code"], "households": areas["households"],
                         "score_old": areas["score_old"], "score_new": areas["score_new"], "change": change,
                         "class_old": areas["class_old"], "class_new": areas["class_new"],
-                        "driving_dimension": signed.idxmax(axis=1)})
+                        "driving_dimension": driving_dimension(areas)})
     ordered = out.sort_values(["change", f"{level}_code"], kind="mergesort")
     falls, rises = ordered.head(n), ordered[ordered["change"] > 0].tail(n).iloc[::-1]
     return pd.concat([rises.assign(direction="rise"), falls[falls["change"] < 0].assign(direction="fall")],
@@ -143,3 +149,51 @@ def compare_models(old_document: dict, new_document: dict, cells: pd.DataFrame, 
     dimension_shifts["change"] = dimension_shifts["mean_new"] - dimension_shifts["mean_old"]
     return VersionComparison(int(year), old_document["content"]["model_version"],
                              new_document["content"]["model_version"], levels, shares, movers, dimension_shifts)
+
+
+@dataclass(frozen=True, eq=False)
+class Development:
+    """One frozen model's scores of two years side by side (a consistent series: back-casting with one model):
+    per cell and per published area the change in score, split by dimension, and the dimension that drove it."""
+
+    model_version: str
+    year_from: int
+    year_to: int
+    cells: pd.DataFrame
+    areas: dict[str, pd.DataFrame]
+
+    def summary(self) -> dict:
+        def moved(frame: pd.DataFrame) -> dict:
+            return {"units": int(len(frame)), "mean_change": float(frame["change"].mean()) if len(frame) else None,
+                    "driving_dimension_counts": {k: int(v) for k, v in frame["driving_dimension"].value_counts().items()}}
+
+        return {"model": self.model_version, "year_from": self.year_from, "year_to": self.year_to,
+                "cell": moved(self.cells), **{level: moved(frame) for level, frame in self.areas.items()}}
+
+
+def _as_development(frame: pd.DataFrame, key: str) -> pd.DataFrame:
+    """Old/new columns renamed to from/to, with the change per dimension and the driving dimension."""
+    out = pd.DataFrame({key: frame[key], "score_from": frame["score_old"], "score_to": frame["score_new"],
+                        "change": frame["score_new"] - frame["score_old"]})
+    for d in DIMENSION_KEYS:
+        out[f"change_{d}"] = frame[f"{d}_new"] - frame[f"{d}_old"]
+    out["driving_dimension"] = driving_dimension(frame)
+    if "class_old" in frame:
+        out["class_from"], out["class_to"], out["households"] = frame["class_old"], frame["class_new"], frame["households"]
+    return out.sort_values("change", kind="mergesort").reset_index(drop=True)
+
+
+def develop_model(document: dict, cells: pd.DataFrame, year_from: int, year_to: int, *, file: str = "cells",
+                  min_households: int = DEFAULT_MIN_HOUSEHOLDS) -> Development:
+    """Score ``year_from`` and ``year_to`` with one model; cells present in both years and areas published in both
+    (each year suppressed as ``lbm score`` does) get their change, split by dimension."""
+    scorer = CompiledScorer.from_document(document)
+    scored = score_cells(scorer, select_years(cells, [year_from, year_to], file), file)
+    first, second = (scored[scored["year"] == y] for y in (year_from, year_to))
+    columns = ["cell_id", "score", *DIMENSION_KEYS]
+    both = first[columns].merge(second[columns], on="cell_id", suffixes=("_old", "_new"), validate="one_to_one")
+    tables = [aggregate_all(part, min_households=min_households) for part in (first, second)]
+    areas = {level: _as_development(_area_frame(tables[0], tables[1], level, scorer, scorer), f"{level}_code")
+             for level in AREA_LEVELS}
+    return Development(document["content"]["model_version"], int(year_from), int(year_to),
+                       _as_development(both, "cell_id"), areas)

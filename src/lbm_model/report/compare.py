@@ -1,5 +1,6 @@
-"""What ``lbm compare`` writes: transition tables, shares, movers, dimension shifts, summary.json and a
-self-contained report.html, all or nothing into one directory."""
+"""What ``lbm compare`` writes (transition tables, shares, movers, dimension shifts, summary.json and a
+self-contained report.html) and what ``lbm develop`` writes (changes per cell and area with the driving
+dimension, summary.json), each all or nothing into one directory."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lbm_model.compare import VersionComparison
+from lbm_model.compare import Development, VersionComparison
 
 
 def transition_heatmap(table: np.ndarray, title: str) -> bytes:
@@ -64,11 +65,24 @@ def comparison_files(comparison: VersionComparison) -> dict[str, str]:
     return files
 
 
-def write_comparison(comparison: VersionComparison, out: str | Path) -> list[Path]:
-    """Write every output into ``out`` in one go (all files or none)."""
+def _write_all(files: dict[str, str], out: str | Path) -> list[Path]:
+    """Write ``{name: text}`` into ``out`` in one go (all files or none)."""
     from lbm_model.atomic import write_many_atomic
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     return write_many_atomic([(out / name, (lambda text: lambda p: p.write_text(text, encoding="utf-8"))(text))
-                              for name, text in comparison_files(comparison).items()])
+                              for name, text in files.items()])
+
+
+def write_comparison(comparison: VersionComparison, out: str | Path) -> list[Path]:
+    """Write every output of ``lbm compare`` into ``out`` (all files or none)."""
+    return _write_all(comparison_files(comparison), out)
+
+
+def write_development(development: Development, out: str | Path) -> list[Path]:
+    """``cells.csv`` and ``<level>.csv`` (largest fall first) and ``summary.json`` into ``out`` (all or none)."""
+    files = {"cells.csv": development.cells.to_csv(index=False, lineterminator="\n")}
+    files |= {f"{level}.csv": frame.to_csv(index=False, lineterminator="\n") for level, frame in development.areas.items()}
+    files["summary.json"] = json.dumps(development.summary(), indent=2, sort_keys=True) + "\n"
+    return _write_all(files, out)
