@@ -34,9 +34,10 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from lbm_model.dimensions import DIMENSION_KEYS  # noqa: E402
 from lbm_model.score_kernel import BLOCK_CELLS, fused_score  # noqa: E402
+from sections import markers, replace_section  # noqa: E402  (benchmarks/sections.py, beside this script)
 
 N_INDICATORS = 94
-START, END = "<!-- bench_kernels:start -->", "<!-- bench_kernels:end -->"
+START, END = markers("bench_kernels")
 
 
 @numba.njit(parallel=True, cache=True)
@@ -310,15 +311,6 @@ def render(scorer: list[dict], score_command: list[dict], fits: list[dict], boot
     return "\n".join(lines) + "\n"
 
 
-def update(path: Path, section: str) -> None:
-    text = path.read_text() if path.is_file() else ""
-    if START in text and END in text:
-        text = text[:text.index(START)] + section.rstrip("\n") + text[text.index(END) + len(END):]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.write_text(text)
-
-
 def main() -> None:
     if sys.argv[1:2] == ["--measure"]:
         return measure(sys.argv[2:])
@@ -341,7 +333,7 @@ def main() -> None:
     section = render(scorer, score_command, fits, bootstrap, args.repeats)
     print(section)
     if args.update:
-        update(args.update, section)
+        replace_section(args.update, "bench_kernels", section)
     if args.out:
         args.out.write_text(section)
 

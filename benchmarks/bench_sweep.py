@@ -1,19 +1,22 @@
 """Sweep benchmark: the same four-job `lbm-experiment -m` sweep run one job after another (Hydra's basic
 launcher) and in parallel (the project's joblib launcher, conf/hydra/launcher/local.yaml), in one session.
 
-Usage: .venv/bin/python benchmarks/bench_sweep.py [--repeats 1] [--out benchmarks/sweep.md]
-Prints (and writes) a markdown section with the wall times and their ratio.
+Usage: .venv/bin/python benchmarks/bench_sweep.py [--repeats 1] [--out FILE] [--update BENCHMARKS.md]
+Prints a markdown section with the wall times and their ratio; ``--update`` replaces its section of the file.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from sections import markers, replace_section  # benchmarks/sections.py, beside this script
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = ROOT / ".venv" / "bin"
@@ -41,8 +44,10 @@ def sweep_seconds(work: Path, data: Path, launcher: str, tag: str) -> float:
 
 def render(serial: list[float], parallel: list[float]) -> str:
     s, p = statistics.median(serial), statistics.median(parallel)
+    start, end = markers("bench_sweep")
     return "\n".join([
-        "## Parallel sweeps",
+        start,
+        "## Parallel sweeps (benchmarks/bench_sweep.py)",
         "",
         f"Four-job sweep (`lbm-experiment -m {' '.join(SWEEP)}`) on the small world, median of {len(serial)}:",
         "",
@@ -51,8 +56,10 @@ def render(serial: list[float], parallel: list[float]) -> str:
         f"| basic (one job after another) | {s:.1f} |",
         f"| local (joblib, 2 processes) | {p:.1f} |",
         "",
-        f"Parallel / serial wall time: **{p / s:.2f}** (2 cores; each job also starts MLflow and logs a model).",
+        f"Parallel / serial wall time: **{p / s:.2f}** ({os.cpu_count()} cores; each job also starts MLflow, logs and "
+        "registers a model; registrations into one SQLite store take turns).",
         "",
+        end,
     ])
 
 
@@ -60,6 +67,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--update", type=Path, default=None, help="replace this section in the given Markdown file")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="lbm-bench-sweep-") as tmp:
         work = Path(tmp)
@@ -73,6 +81,8 @@ def main() -> None:
     print(text)
     if args.out:
         args.out.write_text(text, encoding="utf-8")
+    if args.update:
+        replace_section(args.update, "bench_sweep", text)
 
 
 if __name__ == "__main__":
