@@ -42,7 +42,7 @@ def sweep_seconds(work: Path, data: Path, launcher: str, tag: str) -> float:
     return time.perf_counter() - started
 
 
-def render(serial: list[float], parallel: list[float]) -> str:
+def render(serial: list[float], parallel: list[float], load: tuple[float, float]) -> str:
     s, p = statistics.median(serial), statistics.median(parallel)
     start, end = markers("bench_sweep")
     return "\n".join([
@@ -57,7 +57,8 @@ def render(serial: list[float], parallel: list[float]) -> str:
         f"| local (joblib, 2 processes) | {p:.1f} |",
         "",
         f"Parallel / serial wall time: **{p / s:.2f}** ({os.cpu_count()} cores; each job also starts MLflow, logs and "
-        "registers a model; registrations into one SQLite store take turns).",
+        "registers a model; registrations into one SQLite store take turns). One-minute load average before and "
+        f"after: {load[0]:.1f} and {load[1]:.1f}: other work on the machine makes the parallel jobs wait for cores.",
         "",
         end,
     ])
@@ -72,12 +73,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="lbm-bench-sweep-") as tmp:
         work = Path(tmp)
         data = world(work)
-        serial, parallel = [], []
+        serial, parallel, load_before = [], [], os.getloadavg()[0]
         for i in range(args.repeats):       # alternate so that machine load falls on both alike
             serial.append(sweep_seconds(work, data, "basic", f"serial{i}"))
             parallel.append(sweep_seconds(work, data, "local", f"parallel{i}"))
             print(f"[bench] sweep {i}: serial {serial[-1]:.1f} s, parallel {parallel[-1]:.1f} s", file=sys.stderr)
-    text = render(serial, parallel)
+    text = render(serial, parallel, (load_before, os.getloadavg()[0]))
     print(text)
     if args.out:
         args.out.write_text(text, encoding="utf-8")
