@@ -446,6 +446,53 @@ def develop(
 
 
 @app.command()
+def outputs(
+    model: Annotated[Path, typer.Argument(help="Frozen model directory (or its model.json).")],
+    cells: Annotated[Path, typer.Option(help="Cells table (Parquet or CSV).")],
+    out: Annotated[Path, typer.Option(help="Directory for groups.csv, onvoldoende_buurten.csv, risers_fallers.csv "
+                                           "and summary.json.")],
+    year: Annotated[Optional[int], typer.Option(help="The year published. Default: the latest year in the cells.")] = None,
+    year_from: Annotated[Optional[int], typer.Option("--from", help="Earlier year for the risers and fallers. Default: "
+                                                                    "the measurement before --year, if any.")] = None,
+    groups: Annotated[Optional[Path], typer.Option(help="municipality_groups.csv (gemeente_code,group). Default: the "
+                                                        "one beside the cells file, else conf/published_outputs.yaml.")] = None,
+) -> None:
+    """The published outputs under MODEL: households and shares per class nationally and for the G4, G40 and rest,
+    the onvoldoende buurten, and the risers and fallers among weak buurten with their driving dimension."""
+    from lbm_model.contract import read_table
+    from lbm_model.frozen import read_frozen_model
+    from lbm_model.outputs import default_settings, published_outputs, read_groups
+    from lbm_model.report.outputs import write_outputs
+
+    try:
+        if out.exists() and not out.is_dir():
+            raise LbmError(f"{out}: is a file; expected a directory for the published outputs. Nothing was written.")
+        settings = default_settings()
+        beside = cells.parent / "municipality_groups.csv"
+        source = groups if groups is not None else (beside if beside.is_file() else None)
+        if source is not None:
+            settings = settings.with_groups(read_groups(source), str(source))
+        document = read_frozen_model(model)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            table = read_table(cells)
+            chosen = int(year if year is not None else table["year"].max())
+            earlier = sorted(y for y in table["year"].unique().tolist() if y < chosen)
+            first = year_from if year_from is not None else (int(earlier[-1]) if earlier else None)
+            result = published_outputs(document, table, chosen, settings, year_from=first, file=str(cells))
+        _show_warnings(caught)
+        write_outputs(result, out)
+    except LbmError as exc:
+        _fail(exc)
+    summary = result.summary()
+    moves = summary.get("risers_fallers")
+    console.print(f"[bold green]outputs[/] {escape(result.model_version)} {chosen} (groups: {escape(settings.groups_source)}): "
+                  f"{summary['onvoldoende_buurten']['count']} onvoldoende buurten"
+                  + (f", {moves['risers']} risers and {moves['fallers']} fallers since {first}" if moves else "")
+                  + f"; written to {escape(str(out))}", highlight=False, soft_wrap=True)
+
+
+@app.command()
 def robustness(
     models: Annotated[list[str], typer.Argument(help="Two or more frozen model directories or MLflow run ids.")],
     out: Annotated[Path, typer.Option(help="Directory for weights.csv, rank_correlation.csv and robustness.json.")],
