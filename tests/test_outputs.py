@@ -68,6 +68,30 @@ def test_published_outputs_equal_an_independent_computation_from_lbm_score(model
     assert summary["groups"]["G4"]["onvoldoende_or_lower"] > summary["groups"]["G40"]["onvoldoende_or_lower"]
 
 
+def test_buurten_under_pressure_equal_an_independent_computation_from_lbm_score(model, small_world, tmp_path):
+    """Duration, severity and size recomputed from `lbm score`'s protected buurt tables of every year."""
+    cells = small_world / "cells.parquet"
+    done = lbm("outputs", str(model), "--cells", str(cells), "--out", str(tmp_path / "out"))
+    assert done.returncode == 0, done.stderr
+    scored = lbm("score", "--model", str(model), "--cells", str(cells), "--out", str(tmp_path / "s.parquet"),
+                 "--aggregate", "buurt")
+    assert scored.returncode == 0, scored.stderr
+    buurten = pd.read_parquet(tmp_path / "s_buurt.parquet").query("~suppressed").copy()
+    thresholds = np.array(json.loads((model / "model.json").read_text())["content"]["classes"]["thresholds"])
+    buurten["class"] = (buurten["score"].to_numpy()[:, None] >= thresholds[None, :]).sum(axis=1) + 1
+    low_years = buurten[buurten["class"] <= 4].groupby("buurt_code")["year"].nunique()
+    latest = buurten[buurten["year"] == 2020].set_index("buurt_code")
+    share = latest[["households_class_1", "households_class_2", "households_class_3"]].sum(axis=1) / latest["households"]
+    expected = {code for code in latest.index
+                if low_years.get(code, 0) >= 3 and share[code] >= 0.2 and latest.loc[code, "households"] >= 250}
+    got = pd.read_csv(tmp_path / "out" / "under_pressure.csv", dtype={"buurt_code": str, "gemeente_code": str})
+    assert set(got["buurt_code"]) == expected and len(expected) > 5
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())["under_pressure"]
+    assert summary["buurten"] == len(expected)
+    assert summary["households"] == latest.loc[sorted(expected), "households"].sum()
+    assert summary["gemeenten"] == got["gemeente_code"].nunique() < summary["wijken"] <= summary["buurten"]
+
+
 def test_without_a_groups_file_the_real_cbs_codes_in_conf_are_used(model, small_world, tmp_path):
     """The synthetic world gives its four largest gemeenten the real G4 codes, so conf's G4 finds them."""
     from lbm_model.outputs import default_settings

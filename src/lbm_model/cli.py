@@ -449,8 +449,8 @@ def develop(
 def outputs(
     model: Annotated[Path, typer.Argument(help="Frozen model directory (or its model.json).")],
     cells: Annotated[Path, typer.Option(help="Cells table (Parquet or CSV).")],
-    out: Annotated[Path, typer.Option(help="Directory for groups.csv, onvoldoende_buurten.csv, risers_fallers.csv "
-                                           "and summary.json.")],
+    out: Annotated[Path, typer.Option(help="Directory for groups.csv, onvoldoende_buurten.csv, under_pressure.csv, "
+                                           "risers_fallers.csv and summary.json.")],
     year: Annotated[Optional[int], typer.Option(help="The year published. Default: the latest year in the cells.")] = None,
     year_from: Annotated[Optional[int], typer.Option("--from", help="Earlier year for the risers and fallers. Default: "
                                                                     "the measurement before --year, if any.")] = None,
@@ -458,7 +458,8 @@ def outputs(
                                                         "one beside the cells file, else conf/published_outputs.yaml.")] = None,
 ) -> None:
     """The published outputs under MODEL: households and shares per class nationally and for the G4, G40 and rest,
-    the onvoldoende buurten, and the risers and fallers among weak buurten with their driving dimension."""
+    the onvoldoende buurten, the risers and fallers among weak buurten with their driving dimension, and the buurten
+    structurally under pressure (criteria in conf/published_outputs.yaml)."""
     from lbm_model.contract import read_table
     from lbm_model.frozen import read_frozen_model
     from lbm_model.outputs import default_settings, published_outputs, read_groups
@@ -487,7 +488,8 @@ def outputs(
     summary = result.summary()
     moves = summary.get("risers_fallers")
     console.print(f"[bold green]outputs[/] {escape(result.model_version)} {chosen} (groups: {escape(settings.groups_source)}): "
-                  f"{summary['onvoldoende_buurten']['count']} onvoldoende buurten"
+                  f"{summary['onvoldoende_buurten']['count']} onvoldoende buurten, "
+                  f"{summary['under_pressure']['buurten']} buurten structurally under pressure"
                   + (f", {moves['risers']} risers and {moves['fallers']} fallers since {first}" if moves else "")
                   + f"; written to {escape(str(out))}", highlight=False, soft_wrap=True)
 

@@ -1,6 +1,7 @@
 """The published outputs under any frozen model (primer, section 3): households and shares per class
-nationally and per gemeente group (G4, G40, rest), the onvoldoende buurten, and the risers and fallers
-(stijgers en dalers) among weak or insufficient buurten with the dimension that drove them.
+nationally and per gemeente group (G4, G40, rest), the onvoldoende buurten, the risers and fallers
+(stijgers en dalers) among weak or insufficient buurten with the dimension that drove them, and the
+buurten structurally under pressure (size, severity, duration).
 
 Settings (gemeente groups by CBS code, the onvoldoende-buurt and riser/faller criteria) live in
 conf/published_outputs.yaml. Every table respects disclosure control: area rows come only from areas
@@ -9,7 +10,7 @@ that ``lbm score``'s protected tables publish, and a group below the minimum get
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib.resources import files
 from pathlib import Path
 
@@ -17,7 +18,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from lbm_model.classes import CLASS_LABELS, N_CLASSES
+from lbm_model.classes import CLASS_LABELS, N_CLASSES, assign_classes
 from lbm_model.compare import develop_model
 from lbm_model.errors import ConfigError, ContractError, describe_rows
 from lbm_model.scoring import DEFAULT_MIN_HOUSEHOLDS, CompiledScorer, aggregate_all, area_figures, score_cells, select_years
@@ -36,34 +37,44 @@ class OutputSettings:
     persons_per_household: float = 2.13
     weak_max_class: int = 4
     min_change_class_widths: float = 0.5
+    pressure_max_class: int = 4
+    pressure_min_measurements: int = 3
+    pressure_min_onvoldoende_share: float = 0.2
+    pressure_min_households: float = 250.0
     groups_source: str = field(default=f"conf/{SETTINGS_FILE}")
 
     @classmethod
     def from_dict(cls, raw: dict, source: str) -> "OutputSettings":
         try:
             groups = {str(code): group for group in ("G4", "G40") for code in raw["groups"][group]}
-            onv, moves = raw["onvoldoende_buurt"], raw["risers_fallers"]
+            onv, moves, pressure = raw["onvoldoende_buurt"], raw["risers_fallers"], raw["under_pressure"]
             settings = cls(groups, int(onv["max_class"]), float(onv["min_residents"]), float(onv["persons_per_household"]),
-                           int(moves["weak_max_class"]), float(moves["min_change_class_widths"]), source)
+                           int(moves["weak_max_class"]), float(moves["min_change_class_widths"]),
+                           int(pressure["max_class"]), int(pressure["min_measurements"]),
+                           float(pressure["min_onvoldoende_share"]), float(pressure["min_households"]), source)
         except (KeyError, TypeError, ValueError) as exc:
             raise ConfigError(f"{source}: missing or malformed setting ({exc}); expected groups.G4, groups.G40, "
-                              "onvoldoende_buurt.{max_class, min_residents, persons_per_household} and "
-                              "risers_fallers.{weak_max_class, min_change_class_widths}.") from None
+                              "onvoldoende_buurt.{max_class, min_residents, persons_per_household}, "
+                              "risers_fallers.{weak_max_class, min_change_class_widths} and under_pressure.{max_class, "
+                              "min_measurements, min_onvoldoende_share, min_households}.") from None
         settings.validate(source)
         return settings
 
     def validate(self, source: str) -> None:
-        for name, value in (("max_class", self.onvoldoende_max_class), ("weak_max_class", self.weak_max_class)):
+        for name, value in (("max_class", self.onvoldoende_max_class), ("weak_max_class", self.weak_max_class),
+                            ("under_pressure.max_class", self.pressure_max_class)):
             if not 1 <= value <= N_CLASSES:
                 raise ConfigError(f"{source}: {name} = {value}; expected a class 1..{N_CLASSES}.")
         for name, value in (("min_residents", self.min_residents), ("persons_per_household", self.persons_per_household),
-                            ("min_change_class_widths", self.min_change_class_widths)):
+                            ("min_change_class_widths", self.min_change_class_widths),
+                            ("under_pressure.min_measurements", self.pressure_min_measurements),
+                            ("under_pressure.min_onvoldoende_share", self.pressure_min_onvoldoende_share),
+                            ("under_pressure.min_households", self.pressure_min_households)):
             if not value > 0:
                 raise ConfigError(f"{source}: {name} = {value}; expected a positive number.")
 
     def with_groups(self, groups: dict[str, str], source: str) -> "OutputSettings":
-        return OutputSettings(groups, self.onvoldoende_max_class, self.min_residents, self.persons_per_household,
-                              self.weak_max_class, self.min_change_class_widths, source)
+        return replace(self, groups=groups, groups_source=source)
 
 
 def default_settings() -> OutputSettings:
@@ -143,6 +154,31 @@ def risers_and_fallers(document: dict, cells: pd.DataFrame, year_from: int, year
     return moved.sort_values(["change", "buurt_code"], kind="mergesort").reset_index(drop=True)
 
 
+def under_pressure(document: dict, cells: pd.DataFrame, year: int, settings: OutputSettings, *, file: str,
+                   min_households: int) -> pd.DataFrame:
+    """Published buurten structurally under pressure in ``year``: zwak or lower (area class) in at least
+    ``min_measurements`` of the years up to ``year`` in which they are published (duration), at least
+    ``min_onvoldoende_share`` of households in parts scoring onvoldoende or lower in ``year`` (severity), and
+    at least ``min_households`` households in ``year`` (size). Every year is scored with the same model."""
+    scorer = CompiledScorer.from_document(document)
+    years = sorted(y for y in cells["year"].unique().tolist() if y <= year)
+    scored = score_cells(scorer, select_years(cells, years, file), file)
+    tables = [aggregate_all(part, min_households=min_households)["buurt"] for _, part in scored.groupby("year")]
+    buurten = pd.concat(tables, ignore_index=True).loc[lambda t: ~t["suppressed"]]
+    buurten["class"] = assign_classes(buurten["score"].to_numpy(), scorer.thresholds)
+    low = (buurten["class"] <= settings.pressure_max_class).groupby(buurten["buurt_code"]).sum().rename("measurements_low")
+    latest = buurten[buurten["year"] == year].set_index("buurt_code")
+    onv = latest[[f"households_class_{c}" for c in range(1, settings.onvoldoende_max_class + 1)]].sum(axis=1)
+    out = pd.DataFrame({"households": latest["households"], "score": latest["score"], "class": latest["class"],
+                        "share_onvoldoende": onv / latest["households"]}).join(low)
+    parents = scored[["buurt_code", "wijk_code", "gemeente_code"]].drop_duplicates("buurt_code").set_index("buurt_code")
+    out = out.join(parents).rename_axis("buurt_code").reset_index()
+    chosen = ((out["measurements_low"] >= settings.pressure_min_measurements)
+              & (out["share_onvoldoende"] >= settings.pressure_min_onvoldoende_share)
+              & (out["households"] >= settings.pressure_min_households))
+    return out[chosen].sort_values("buurt_code").reset_index(drop=True)
+
+
 @dataclass(frozen=True, eq=False)
 class PublishedOutputs:
     """What ``lbm outputs`` publishes for one model and year."""
@@ -155,6 +191,7 @@ class PublishedOutputs:
     onvoldoende: pd.DataFrame
     n_onvoldoende: int
     movers: pd.DataFrame | None
+    pressure: pd.DataFrame
 
     def summary(self) -> dict:
         shares = {}
@@ -171,6 +208,12 @@ class PublishedOutputs:
                                        "withheld_by_suppression": self.n_onvoldoende - int(len(self.onvoldoende)),
                                        "max_class": s.onvoldoende_max_class, "min_residents": s.min_residents,
                                        "persons_per_household": s.persons_per_household}}
+        p = self.pressure
+        out["under_pressure"] = {"buurten": int(len(p)), "wijken": int(p["wijk_code"].nunique()),
+                                 "gemeenten": int(p["gemeente_code"].nunique()), "households": float(p["households"].sum()),
+                                 "max_class": s.pressure_max_class, "min_measurements": s.pressure_min_measurements,
+                                 "min_onvoldoende_share": s.pressure_min_onvoldoende_share,
+                                 "min_households": s.pressure_min_households}
         if self.movers is not None:
             counts = self.movers["direction"].value_counts()
             out["risers_fallers"] = {"year_from": self.year_from, "year_to": self.year,
@@ -195,5 +238,6 @@ def published_outputs(document: dict, cells: pd.DataFrame, year: int, settings: 
     listed, count = onvoldoende_buurten(scored, buurt_table, settings)
     movers = None if year_from is None else risers_and_fallers(document, cells, year_from, year, settings, file=file,
                                                                min_households=min_households)
+    pressure = under_pressure(document, cells, year, settings, file=file, min_households=min_households)
     return PublishedOutputs(document["content"]["model_version"], int(year), year_from, settings,
-                            group_classes(scored, settings.groups, min_households), listed, count, movers)
+                            group_classes(scored, settings.groups, min_households), listed, count, movers, pressure)
