@@ -175,3 +175,47 @@ def test_a_bad_groups_file_is_refused_with_nothing_written(model, small_world, t
     done = lbm("outputs", str(model), "--cells", str(small_world / "cells.parquet"), "--year", "2018", "--from", "2020",
                "--out", str(tmp_path / "out"))
     assert done.returncode == 2 and "expected an earlier year" in done.stderr and not (tmp_path / "out").exists()
+
+
+@pytest.fixture(scope="module")
+def other_model(small_inputs, model):
+    """The same fit frozen with the median anchored in class 5 instead of 6: every selection grows."""
+    from lbm_model.classes import ThresholdRule
+    from lbm_model.estimators import LeastSquares
+    from lbm_model.recalibrate import fit_model, freeze, select_indicators
+
+    fitted = fit_model(small_inputs, LeastSquares(), select_indicators(small_inputs))
+    freeze(fitted, small_inputs, ThresholdRule(base_year=2020, anchor_class=5), model.parent / "other",
+           model_version="ols-anchor5", seed=0, provenance={})
+    return model.parent / "other"
+
+
+def test_compare_lists_the_buurten_entering_and_leaving_each_selection(model, other_model, small_world, tmp_path):
+    """lbm compare's selections equal the set differences of two separate lbm outputs runs; its groups table
+    equals each run's groups.csv; a model compared with itself moves no buurt; the page renders offline."""
+    from browser import render
+
+    cells = str(small_world / "cells.parquet")
+    for name, path in (("old", model), ("new", other_model)):
+        done = lbm("outputs", str(path), "--cells", cells, "--year", "2020", "--out", str(tmp_path / name))
+        assert done.returncode == 0, done.stderr
+    done = lbm("compare", str(model), str(other_model), "--cells", cells, "--year", "2020", "--out", str(tmp_path / "cmp"))
+    assert done.returncode == 0, done.stderr
+    selections = pd.read_csv(tmp_path / "cmp" / "selections.csv", dtype={"buurt_code": str})
+    for selection, file in (("onvoldoende_buurt", "onvoldoende_buurten.csv"), ("under_pressure", "under_pressure.csv")):
+        old, new = (set(pd.read_csv(tmp_path / n / file, dtype={"buurt_code": str})["buurt_code"]) for n in ("old", "new"))
+        rows = selections[selections["selection"] == selection]
+        for status, expected in (("enters", new - old), ("leaves", old - new), ("stays", old & new)):
+            assert set(rows.loc[rows["status"] == status, "buurt_code"]) == expected, (selection, status)
+        assert len(new - old) > 0
+    groups = pd.read_csv(tmp_path / "cmp" / "published_groups.csv")
+    for name in ("old", "new"):
+        assert (groups[f"households_{name}"].to_numpy() == pd.read_csv(tmp_path / name / "groups.csv")["households"]).all()
+    page = render(tmp_path / "cmp" / "report.html", tmp_path / "cmp.png")
+    assert page.errors == [] and page.external_requests == [] and not page.blank()
+    assert "Buurten entering or leaving a selection" in (tmp_path / "cmp" / "report.html").read_text()
+
+    done = lbm("compare", str(model), str(model), "--cells", cells, "--year", "2020", "--out", str(tmp_path / "self"))
+    assert done.returncode == 0, done.stderr
+    stable = json.loads((tmp_path / "self" / "summary.json").read_text())["published_outputs"]
+    assert all(s["enters"] == s["leaves"] == 0 and s["stays"] == s["old"] > 0 for s in stable.values())

@@ -378,7 +378,8 @@ def compare(
     new: Annotated[Path, typer.Argument(help="The candidate frozen model (directory or model.json).")],
     cells: Annotated[Path, typer.Option(help="Cells table (Parquet or CSV) both models score.")],
     out: Annotated[Path, typer.Option(help="Directory for transitions*.csv, shares.csv, movers_*.csv, "
-                                           "dimension_shifts.csv, summary.json and report.html.")],
+                                           "dimension_shifts.csv, published_groups.csv, selections.csv, summary.json "
+                                           "and report.html.")],
     year: Annotated[Optional[int], typer.Option(help="The year to compare. Default: the latest year in the cells.")] = None,
     movers: Annotated[int, typer.Option(help="How many of the largest risers and fallers per area level.")] = 20,
 ) -> None:
@@ -387,6 +388,7 @@ def compare(
     from lbm_model.compare import compare_models
     from lbm_model.contract import read_table
     from lbm_model.frozen import read_frozen_model
+    from lbm_model.outputs import published_outputs, settings_for
     from lbm_model.report.compare import write_comparison
 
     try:
@@ -400,8 +402,10 @@ def compare(
             table = read_table(cells)
             chosen = int(year if year is not None else table["year"].max())
             comparison = compare_models(*documents, table, chosen, file=str(cells), n_movers=movers)
+            settings = settings_for(cells)
+            published = tuple(published_outputs(d, table, chosen, settings, file=str(cells)) for d in documents)
         _show_warnings(caught)
-        write_comparison(comparison, out)
+        write_comparison(comparison, out, published)
     except LbmError as exc:
         _fail(exc)
     cell = comparison.levels["cell"]
@@ -462,17 +466,13 @@ def outputs(
     structurally under pressure (criteria in conf/published_outputs.yaml)."""
     from lbm_model.contract import read_table
     from lbm_model.frozen import read_frozen_model
-    from lbm_model.outputs import default_settings, published_outputs, read_groups
+    from lbm_model.outputs import published_outputs, settings_for
     from lbm_model.report.outputs import write_outputs
 
     try:
         if out.exists() and not out.is_dir():
             raise LbmError(f"{out}: is a file; expected a directory for the published outputs. Nothing was written.")
-        settings = default_settings()
-        beside = cells.parent / "municipality_groups.csv"
-        source = groups if groups is not None else (beside if beside.is_file() else None)
-        if source is not None:
-            settings = settings.with_groups(read_groups(source), str(source))
+        settings = settings_for(cells, groups)
         document = read_frozen_model(model)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")

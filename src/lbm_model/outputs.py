@@ -83,6 +83,15 @@ def default_settings() -> OutputSettings:
     return OutputSettings.from_dict(yaml.safe_load(text), f"conf/{SETTINGS_FILE}")
 
 
+def settings_for(cells: Path, groups: Path | None = None) -> OutputSettings:
+    """conf's settings, with the gemeente groups of ``groups`` or else of the municipality_groups.csv beside the
+    cells (a synthetic world's own groups) when there is one."""
+    settings = default_settings()
+    beside = Path(cells).parent / "municipality_groups.csv"
+    source = groups if groups is not None else (beside if beside.is_file() else None)
+    return settings if source is None else settings.with_groups(read_groups(source), str(source))
+
+
 def read_groups(path: str | Path) -> dict[str, str]:
     """A municipality_groups.csv (columns gemeente_code, group; group G4, G40 or rest) as code -> group."""
     try:
@@ -241,3 +250,39 @@ def published_outputs(document: dict, cells: pd.DataFrame, year: int, settings: 
     pressure = under_pressure(document, cells, year, settings, file=file, min_households=min_households)
     return PublishedOutputs(document["content"]["model_version"], int(year), year_from, settings,
                             group_classes(scored, settings.groups, min_households), listed, count, movers, pressure)
+
+
+SELECTIONS: tuple[str, ...] = ("onvoldoende_buurt", "under_pressure")
+
+
+def _selection(outputs: PublishedOutputs, name: str) -> set[str]:
+    frame = outputs.onvoldoende if name == "onvoldoende_buurt" else outputs.pressure
+    return set(frame["buurt_code"].astype(str))
+
+
+def selection_changes(old: PublishedOutputs, new: PublishedOutputs) -> pd.DataFrame:
+    """Per selection, every published buurt selected under either model: whether it stays, enters or leaves."""
+    rows = []
+    for name in SELECTIONS:
+        before, after = _selection(old, name), _selection(new, name)
+        for code in sorted(before | after):
+            status = "stays" if code in before and code in after else ("enters" if code in after else "leaves")
+            rows.append({"selection": name, "buurt_code": code, "status": status})
+    return pd.DataFrame(rows, columns=["selection", "buurt_code", "status"])
+
+
+def group_changes(old: PublishedOutputs, new: PublishedOutputs) -> pd.DataFrame:
+    """Households and shares per class and group under both models (suppressed groups stay empty)."""
+    keys = ["group", "class", "label"]
+    return old.groups[[*keys, "households", "share"]].merge(new.groups[[*keys, "households", "share"]], on=keys,
+                                                            suffixes=("_old", "_new"), validate="one_to_one")
+
+
+def stability(old: PublishedOutputs, new: PublishedOutputs) -> dict:
+    """Per selection: how many buurten under each model, and how many enter, leave and stay."""
+    out = {}
+    for name in SELECTIONS:
+        before, after = _selection(old, name), _selection(new, name)
+        out[name] = {"old": len(before), "new": len(after), "enters": len(after - before),
+                     "leaves": len(before - after), "stays": len(before & after)}
+    return out
