@@ -91,7 +91,7 @@ class Workspace:
 class Case:
     id: str
     input: str                       # cells | survey | catalog | config | model | output | options
-    command: str                     # lbm-experiment | lbm score | lbm world
+    command: str                     # lbm-experiment | lbm score | lbm outputs | lbm world
     wrong: str                       # what is wrong, in words, for the catalogue
     prepare: Callable[[Workspace], list[str]]
     expect: str                      # regex the message must match
@@ -139,6 +139,14 @@ def _raw(key: str, name: str, data: bytes | str | Callable[[Workspace], bytes | 
 
 def _args(*extra: str) -> Callable[[Workspace], list[str]]:
     return lambda ws: list(extra)
+
+
+def _groups(text: str) -> Callable[[Workspace], list[str]]:
+    """Write ``text`` as in/groups.csv and pass it to ``lbm outputs --groups``."""
+    def prepare(ws: Workspace) -> list[str]:
+        (ws.root / "in" / "groups.csv").write_text(text)
+        return ["--groups", "in/groups.csv"]
+    return prepare
 
 
 def _set(frame: pd.DataFrame, rows, column: str, value) -> None:
@@ -548,6 +556,20 @@ CASES: list[Case] = [
          _mutate("cells", lambda f: _set(f, 1, "gemeente_code", "GM0999")), rf"^{CELLS}: columns 'buurt_code'\+'gemeente_code': buurt BU03630101 lies in 2 gemeente codes \(GM0363, GM0999\) in 2018, 10 rows \(rows 2, 6, 10, 14, 18 and 5 more\);"),
     Case("score-option-typo", "options", "lbm score", "a misspelt option (--modle)",
          _args("--modle", "model"), r"No such option: --modle", exit_code=2),
+    # ---- lbm outputs ------------------------------------------------------------------------
+    Case("outputs-groups-unknown-group", "options", "lbm outputs", "a gemeente group that is not G4, G40 or rest",
+         _groups("gemeente_code,group\nGM0363,G4\nGM0599,G5\n"),
+         r"^in/groups\.csv: column 'group': values 'G5' in 1 row \(row 2\); expected one of G4, G40, rest\.$"),
+    Case("outputs-groups-duplicate-gemeente", "options", "lbm outputs", "a gemeente listed in two groups",
+         _groups("gemeente_code,group\nGM0363,G4\nGM0363,G40\n"),
+         r"^in/groups\.csv: column 'gemeente_code': duplicated codes in 2 rows \(rows 1, 2\); expected each "
+         r"gemeente once\.$"),
+    Case("outputs-groups-missing-column", "options", "lbm outputs", "a groups file without a group column",
+         _groups("gemeente_code,kind\nGM0363,G4\n"),
+         r"^in/groups\.csv: missing column\(s\) group; expected gemeente_code and group\.$"),
+    Case("outputs-from-after-year", "options", "lbm outputs", "--from 2020 --year 2018 (risers and fallers backwards)",
+         _args("--year", "2018", "--from", "2020"),
+         r"^--from 2020 --year 2018: expected an earlier year for the risers and fallers\.$"),
     # ---- lbm world --------------------------------------------------------------------------
     Case("world-unknown-scale", "options", "lbm world", "--scale huge",
          _args("--scale", "huge"), r"^--scale 'huge' is not known; expected small or nl\.$"),
@@ -579,6 +601,8 @@ def command_line(case: Case, ws: Workspace, extra: list[str]) -> list[str]:
             else:
                 rest += [flag, value]
         return [str(BIN / "lbm"), "score", *[x for kv in options.items() for x in kv], *rest]
+    if case.command == "lbm outputs":
+        return [str(BIN / "lbm"), "outputs", "model", "--cells", ws.paths["cells"], "--out", "out/outputs", *extra]
     if case.command == "lbm world":
         out = [] if "--out" in extra else ["--out", "out/world"]
         return [str(BIN / "lbm"), "world", *out, *extra]

@@ -378,7 +378,8 @@ def compare(
     new: Annotated[Path, typer.Argument(help="The candidate frozen model (directory or model.json).")],
     cells: Annotated[Path, typer.Option(help="Cells table (Parquet or CSV) both models score.")],
     out: Annotated[Path, typer.Option(help="Directory for transitions*.csv, shares.csv, movers_*.csv, "
-                                           "dimension_shifts.csv, summary.json and report.html.")],
+                                           "dimension_shifts.csv, published_groups.csv, selections.csv, summary.json "
+                                           "and report.html.")],
     year: Annotated[Optional[int], typer.Option(help="The year to compare. Default: the latest year in the cells.")] = None,
     movers: Annotated[int, typer.Option(help="How many of the largest risers and fallers per area level.")] = 20,
 ) -> None:
@@ -387,6 +388,7 @@ def compare(
     from lbm_model.compare import compare_models
     from lbm_model.contract import read_table
     from lbm_model.frozen import read_frozen_model
+    from lbm_model.outputs import published_outputs, settings_for
     from lbm_model.report.compare import write_comparison
 
     try:
@@ -400,8 +402,10 @@ def compare(
             table = read_table(cells)
             chosen = int(year if year is not None else table["year"].max())
             comparison = compare_models(*documents, table, chosen, file=str(cells), n_movers=movers)
+            settings = settings_for(cells)
+            published = tuple(published_outputs(d, table, chosen, settings, file=str(cells)) for d in documents)
         _show_warnings(caught)
-        write_comparison(comparison, out)
+        write_comparison(comparison, out, published)
     except LbmError as exc:
         _fail(exc)
     cell = comparison.levels["cell"]
@@ -443,6 +447,51 @@ def develop(
     console.print(f"[bold green]developed[/] {escape(development.model_version)} {year_from} -> {year_to}: "
                   f"{len(development.cells):,} cells, {len(buurten):,} buurten published in both years; "
                   f"written to {escape(str(out))}", highlight=False, soft_wrap=True)
+
+
+@app.command()
+def outputs(
+    model: Annotated[Path, typer.Argument(help="Frozen model directory (or its model.json).")],
+    cells: Annotated[Path, typer.Option(help="Cells table (Parquet or CSV).")],
+    out: Annotated[Path, typer.Option(help="Directory for groups.csv, onvoldoende_buurten.csv, under_pressure.csv, "
+                                           "risers_fallers.csv and summary.json.")],
+    year: Annotated[Optional[int], typer.Option(help="The year published. Default: the latest year in the cells.")] = None,
+    year_from: Annotated[Optional[int], typer.Option("--from", help="Earlier year for the risers and fallers. Default: "
+                                                                    "the measurement before --year, if any.")] = None,
+    groups: Annotated[Optional[Path], typer.Option(help="municipality_groups.csv (gemeente_code,group). Default: the "
+                                                        "one beside the cells file, else conf/published_outputs.yaml.")] = None,
+) -> None:
+    """The published outputs under MODEL: households and shares per class nationally and for the G4, G40 and rest,
+    the onvoldoende buurten, the risers and fallers among weak buurten with their driving dimension, and the buurten
+    structurally under pressure (criteria in conf/published_outputs.yaml)."""
+    from lbm_model.contract import read_table
+    from lbm_model.frozen import read_frozen_model
+    from lbm_model.outputs import published_outputs, settings_for
+    from lbm_model.report.outputs import write_outputs
+
+    try:
+        if out.exists() and not out.is_dir():
+            raise LbmError(f"{out}: is a file; expected a directory for the published outputs. Nothing was written.")
+        settings = settings_for(cells, groups)
+        document = read_frozen_model(model)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            table = read_table(cells)
+            chosen = int(year if year is not None else table["year"].max())
+            earlier = sorted(y for y in table["year"].unique().tolist() if y < chosen)
+            first = year_from if year_from is not None else (int(earlier[-1]) if earlier else None)
+            result = published_outputs(document, table, chosen, settings, year_from=first, file=str(cells))
+        _show_warnings(caught)
+        write_outputs(result, out)
+    except LbmError as exc:
+        _fail(exc)
+    summary = result.summary()
+    moves = summary.get("risers_fallers")
+    console.print(f"[bold green]outputs[/] {escape(result.model_version)} {chosen} (groups: {escape(settings.groups_source)}): "
+                  f"{summary['onvoldoende_buurten']['count']} onvoldoende buurten, "
+                  f"{summary['under_pressure']['buurten']} buurten structurally under pressure"
+                  + (f", {moves['risers']} risers and {moves['fallers']} fallers since {first}" if moves else "")
+                  + f"; written to {escape(str(out))}", highlight=False, soft_wrap=True)
 
 
 @app.command()

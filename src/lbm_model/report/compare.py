@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from lbm_model.compare import Development, VersionComparison
+from lbm_model.outputs import PublishedOutputs
 
 
 def transition_heatmap(table: np.ndarray, title: str) -> bytes:
@@ -36,8 +37,12 @@ def transition_heatmap(table: np.ndarray, title: str) -> bytes:
     return png_bytes(figure)
 
 
-def comparison_files(comparison: VersionComparison) -> dict[str, str]:
-    """File name -> text of every output of a comparison (CSV tables, summary.json, report.html)."""
+def comparison_files(comparison: VersionComparison,
+                     published: tuple[PublishedOutputs, PublishedOutputs] | None = None) -> dict[str, str]:
+    """File name -> text of every output of a comparison (CSV tables, summary.json, report.html); with
+    ``published`` (the published outputs under the old and the new model) also the selections' stability."""
+    from lbm_model.outputs import group_changes, selection_changes, stability
+
     from jinja2 import Environment, PackageLoader, select_autoescape
 
     from lbm_model.report.figures import data_uri
@@ -51,6 +56,14 @@ def comparison_files(comparison: VersionComparison) -> dict[str, str]:
     for level, movers in comparison.movers.items():
         files[f"movers_{level}.csv"] = movers.to_csv(index=False, lineterminator="\n")
     summary = comparison.summary()
+    tables = {}
+    if published is not None:
+        groups, selections = group_changes(*published), selection_changes(*published)
+        files["published_groups.csv"] = groups.to_csv(index=False, lineterminator="\n")
+        files["selections.csv"] = selections.to_csv(index=False, lineterminator="\n")
+        summary["published_outputs"] = stability(*published)
+        tables = {"groups": groups.to_html(index=False, border=0, float_format=lambda v: f"{v:.4g}"),
+                  "selections": selections[selections["status"] != "stays"].to_html(index=False, border=0)}
     files["summary.json"] = json.dumps(summary, indent=2, sort_keys=True) + "\n"
     environment = Environment(loader=PackageLoader("lbm_model.report", "templates"),
                               autoescape=select_autoescape(["html", "j2"]), trim_blocks=True, lstrip_blocks=True)
@@ -61,7 +74,7 @@ def comparison_files(comparison: VersionComparison) -> dict[str, str]:
         shares=comparison.shares.to_html(index=False, border=0, float_format=lambda v: f"{v:.4g}"),
         shifts=comparison.dimension_shifts.to_html(index=False, border=0, float_format=lambda v: f"{v:.4f}"),
         movers={level: m.to_html(index=False, border=0, float_format=lambda v: f"{v:.4f}")
-                for level, m in comparison.movers.items()})
+                for level, m in comparison.movers.items()}, published=tables)
     return files
 
 
@@ -75,9 +88,10 @@ def _write_all(files: dict[str, str], out: str | Path) -> list[Path]:
                               for name, text in files.items()])
 
 
-def write_comparison(comparison: VersionComparison, out: str | Path) -> list[Path]:
+def write_comparison(comparison: VersionComparison, out: str | Path,
+                     published: tuple[PublishedOutputs, PublishedOutputs] | None = None) -> list[Path]:
     """Write every output of ``lbm compare`` into ``out`` (all files or none)."""
-    return _write_all(comparison_files(comparison), out)
+    return _write_all(comparison_files(comparison, published), out)
 
 
 def write_development(development: Development, out: str | Path) -> list[Path]:

@@ -1,0 +1,288 @@
+"""The published outputs under any frozen model (primer, section 3): households and shares per class
+nationally and per gemeente group (G4, G40, rest), the onvoldoende buurten, the risers and fallers
+(stijgers en dalers) among weak or insufficient buurten with the dimension that drove them, and the
+buurten structurally under pressure (size, severity, duration).
+
+Settings (gemeente groups by CBS code, the onvoldoende-buurt and riser/faller criteria) live in
+conf/published_outputs.yaml. Every table respects disclosure control: area rows come only from areas
+that ``lbm score``'s protected tables publish, and a group below the minimum gets no figures.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from importlib.resources import files
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from lbm_model.classes import CLASS_LABELS, N_CLASSES, assign_classes
+from lbm_model.compare import develop_model
+from lbm_model.errors import ConfigError, ContractError, describe_rows
+from lbm_model.scoring import DEFAULT_MIN_HOUSEHOLDS, CompiledScorer, aggregate_all, area_figures, score_cells, select_years
+
+GROUPS: tuple[str, ...] = ("G4", "G40", "rest")
+SETTINGS_FILE = "published_outputs.yaml"
+
+
+@dataclass(frozen=True)
+class OutputSettings:
+    """The criteria of conf/published_outputs.yaml."""
+
+    groups: dict[str, str]                 # gemeente_code -> G4 or G40 (others are rest)
+    onvoldoende_max_class: int = 3
+    min_residents: float = 100.0
+    persons_per_household: float = 2.13
+    weak_max_class: int = 4
+    min_change_class_widths: float = 0.5
+    pressure_max_class: int = 4
+    pressure_min_measurements: int = 3
+    pressure_min_onvoldoende_share: float = 0.2
+    pressure_min_households: float = 250.0
+    groups_source: str = field(default=f"conf/{SETTINGS_FILE}")
+
+    @classmethod
+    def from_dict(cls, raw: dict, source: str) -> "OutputSettings":
+        try:
+            groups = {str(code): group for group in ("G4", "G40") for code in raw["groups"][group]}
+            onv, moves, pressure = raw["onvoldoende_buurt"], raw["risers_fallers"], raw["under_pressure"]
+            settings = cls(groups, int(onv["max_class"]), float(onv["min_residents"]), float(onv["persons_per_household"]),
+                           int(moves["weak_max_class"]), float(moves["min_change_class_widths"]),
+                           int(pressure["max_class"]), int(pressure["min_measurements"]),
+                           float(pressure["min_onvoldoende_share"]), float(pressure["min_households"]), source)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ConfigError(f"{source}: missing or malformed setting ({exc}); expected groups.G4, groups.G40, "
+                              "onvoldoende_buurt.{max_class, min_residents, persons_per_household}, "
+                              "risers_fallers.{weak_max_class, min_change_class_widths} and under_pressure.{max_class, "
+                              "min_measurements, min_onvoldoende_share, min_households}.") from None
+        settings.validate(source)
+        return settings
+
+    def validate(self, source: str) -> None:
+        for name, value in (("max_class", self.onvoldoende_max_class), ("weak_max_class", self.weak_max_class),
+                            ("under_pressure.max_class", self.pressure_max_class)):
+            if not 1 <= value <= N_CLASSES:
+                raise ConfigError(f"{source}: {name} = {value}; expected a class 1..{N_CLASSES}.")
+        for name, value in (("min_residents", self.min_residents), ("persons_per_household", self.persons_per_household),
+                            ("min_change_class_widths", self.min_change_class_widths),
+                            ("under_pressure.min_measurements", self.pressure_min_measurements),
+                            ("under_pressure.min_onvoldoende_share", self.pressure_min_onvoldoende_share),
+                            ("under_pressure.min_households", self.pressure_min_households)):
+            if not value > 0:
+                raise ConfigError(f"{source}: {name} = {value}; expected a positive number.")
+
+    def with_groups(self, groups: dict[str, str], source: str) -> "OutputSettings":
+        return replace(self, groups=groups, groups_source=source)
+
+
+def default_settings() -> OutputSettings:
+    """conf/published_outputs.yaml as shipped with the package."""
+    text = files("lbm_model.conf").joinpath(SETTINGS_FILE).read_text(encoding="utf-8")
+    return OutputSettings.from_dict(yaml.safe_load(text), f"conf/{SETTINGS_FILE}")
+
+
+def settings_for(cells: Path, groups: Path | None = None) -> OutputSettings:
+    """conf's settings, with the gemeente groups of ``groups`` or else of the municipality_groups.csv beside the
+    cells (a synthetic world's own groups) when there is one."""
+    settings = default_settings()
+    beside = Path(cells).parent / "municipality_groups.csv"
+    source = groups if groups is not None else (beside if beside.is_file() else None)
+    return settings if source is None else settings.with_groups(read_groups(source), str(source))
+
+
+def read_groups(path: str | Path) -> dict[str, str]:
+    """A municipality_groups.csv (columns gemeente_code, group; group G4, G40 or rest) as code -> group."""
+    try:
+        table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise ContractError(f"{path}: cannot read the gemeente groups ({exc}); expected a CSV with columns "
+                            "gemeente_code and group.") from None
+    missing = [c for c in ("gemeente_code", "group") if c not in table.columns]
+    if missing:
+        raise ContractError(f"{path}: missing column(s) {', '.join(missing)}; expected gemeente_code and group.")
+    bad = np.flatnonzero(~table["group"].isin(GROUPS).to_numpy()) + 1
+    if len(bad):
+        values = ", ".join(sorted(set(table["group"].iloc[bad - 1].map(repr))))
+        raise ContractError(f"{path}: column 'group': values {values} in {describe_rows(bad)}; expected one of "
+                            f"{', '.join(GROUPS)}.")
+    twice = np.flatnonzero(table["gemeente_code"].duplicated(keep=False).to_numpy()) + 1
+    if len(twice):
+        raise ContractError(f"{path}: column 'gemeente_code': duplicated codes in {describe_rows(twice)}; expected each "
+                            "gemeente once.")
+    return dict(zip(table["gemeente_code"], table["group"]))
+
+
+def group_classes(scored: pd.DataFrame, groups: dict[str, str], min_households: int) -> pd.DataFrame:
+    """Households and shares per class, nationally and per group; a group below ``min_households`` (or that
+    would give such a group away as national minus the others) gets no figures."""
+    group = scored["gemeente_code"].astype(str).map(groups).fillna("rest").to_numpy()
+    rows, totals = [], {}
+    for name, mask in [("national", np.ones(len(scored), bool)), *((g, group == g) for g in GROUPS)]:
+        counts = np.bincount(scored["class"].to_numpy()[mask] - 1, weights=scored["households"].to_numpy(float)[mask],
+                             minlength=N_CLASSES)
+        totals[name] = counts.sum()
+        for c in range(N_CLASSES):
+            rows.append({"group": name, "class": c + 1, "label": CLASS_LABELS[c], "households": counts[c],
+                         "share": counts[c] / counts.sum() if counts.sum() > 0 else np.nan})
+    table = pd.DataFrame(rows)
+    hidden = {g for g in GROUPS if 0 < totals[g] < min_households}
+    if len(hidden) == 1:          # national minus the two published groups would give it away
+        shown = [g for g in GROUPS if g not in hidden and totals[g] > 0]
+        if shown:
+            hidden.add(min(shown, key=lambda g: totals[g]))
+    table["suppressed"] = table["group"].isin(hidden)
+    table.loc[table["suppressed"], ["households", "share"]] = np.nan
+    return table
+
+
+def onvoldoende_buurten(scored: pd.DataFrame, published_buurten: pd.DataFrame, settings: OutputSettings) -> tuple[pd.DataFrame, int]:
+    """Buurten where at least ``min_residents`` residents live in cells of class <= ``max_class``: the published
+    ones (listed), and the count of all of them (a national count discloses no area)."""
+    figures = area_figures(scored, "buurt")
+    low = figures[[f"households_class_{c}" for c in range(1, settings.onvoldoende_max_class + 1)]].sum(axis=1)
+    figures["households_onvoldoende"] = low
+    figures["residents_onvoldoende"] = low * settings.persons_per_household
+    chosen = figures[figures["residents_onvoldoende"] >= settings.min_residents]
+    shown = published_buurten.loc[~published_buurten["suppressed"], ["buurt_code", "score"]]
+    listed = chosen[["buurt_code", "households", "households_onvoldoende", "residents_onvoldoende"]].merge(
+        shown, on="buurt_code", validate="one_to_one")
+    return listed.sort_values("buurt_code").reset_index(drop=True), int(len(chosen))
+
+
+def risers_and_fallers(document: dict, cells: pd.DataFrame, year_from: int, year_to: int, settings: OutputSettings, *,
+                       file: str, min_households: int) -> pd.DataFrame:
+    """Published buurten (in both years) scoring zwak or lower in either year whose score moved by at least
+    ``min_change_class_widths`` class widths, with the driving dimension (lbm develop's split)."""
+    buurten = develop_model(document, cells, year_from, year_to, file=file, min_households=min_households).areas["buurt"]
+    width = float(np.diff(document["content"]["classes"]["thresholds"]).mean())
+    weak = (buurten["class_from"] <= settings.weak_max_class) | (buurten["class_to"] <= settings.weak_max_class)
+    moved = buurten[weak & (buurten["change"].abs() >= settings.min_change_class_widths * width)].copy()
+    moved.insert(1, "direction", np.where(moved["change"] > 0, "riser", "faller"))
+    return moved.sort_values(["change", "buurt_code"], kind="mergesort").reset_index(drop=True)
+
+
+def under_pressure(document: dict, cells: pd.DataFrame, year: int, settings: OutputSettings, *, file: str,
+                   min_households: int) -> pd.DataFrame:
+    """Published buurten structurally under pressure in ``year``: zwak or lower (area class) in at least
+    ``min_measurements`` of the years up to ``year`` in which they are published (duration), at least
+    ``min_onvoldoende_share`` of households in parts scoring onvoldoende or lower in ``year`` (severity), and
+    at least ``min_households`` households in ``year`` (size). Every year is scored with the same model."""
+    scorer = CompiledScorer.from_document(document)
+    years = sorted(y for y in cells["year"].unique().tolist() if y <= year)
+    scored = score_cells(scorer, select_years(cells, years, file), file)
+    tables = [aggregate_all(part, min_households=min_households)["buurt"] for _, part in scored.groupby("year")]
+    buurten = pd.concat(tables, ignore_index=True).loc[lambda t: ~t["suppressed"]]
+    buurten["class"] = assign_classes(buurten["score"].to_numpy(), scorer.thresholds)
+    low = (buurten["class"] <= settings.pressure_max_class).groupby(buurten["buurt_code"]).sum().rename("measurements_low")
+    latest = buurten[buurten["year"] == year].set_index("buurt_code")
+    onv = latest[[f"households_class_{c}" for c in range(1, settings.onvoldoende_max_class + 1)]].sum(axis=1)
+    out = pd.DataFrame({"households": latest["households"], "score": latest["score"], "class": latest["class"],
+                        "share_onvoldoende": onv / latest["households"]}).join(low)
+    parents = scored[["buurt_code", "wijk_code", "gemeente_code"]].drop_duplicates("buurt_code").set_index("buurt_code")
+    out = out.join(parents).rename_axis("buurt_code").reset_index()
+    chosen = ((out["measurements_low"] >= settings.pressure_min_measurements)
+              & (out["share_onvoldoende"] >= settings.pressure_min_onvoldoende_share)
+              & (out["households"] >= settings.pressure_min_households))
+    return out[chosen].sort_values("buurt_code").reset_index(drop=True)
+
+
+@dataclass(frozen=True, eq=False)
+class PublishedOutputs:
+    """What ``lbm outputs`` publishes for one model and year."""
+
+    model_version: str
+    year: int
+    year_from: int | None
+    settings: OutputSettings
+    groups: pd.DataFrame
+    onvoldoende: pd.DataFrame
+    n_onvoldoende: int
+    movers: pd.DataFrame | None
+    pressure: pd.DataFrame
+
+    def summary(self) -> dict:
+        shares = {}
+        for name, part in self.groups.groupby("group", sort=False):
+            shares[name] = None if part["suppressed"].any() else {
+                "households": float(part["households"].sum()),
+                "onvoldoende_or_lower": float(part["share"].iloc[:3].sum()),
+                "zwak_or_lower": float(part["share"].iloc[:4].sum()),
+                "goed_or_better": float(part["share"].iloc[6:].sum()),
+                "zeer_goed_or_better": float(part["share"].iloc[7:].sum())}
+        s = self.settings
+        out = {"model": self.model_version, "year": self.year, "groups_source": s.groups_source, "groups": shares,
+               "onvoldoende_buurten": {"count": self.n_onvoldoende, "listed": int(len(self.onvoldoende)),
+                                       "withheld_by_suppression": self.n_onvoldoende - int(len(self.onvoldoende)),
+                                       "max_class": s.onvoldoende_max_class, "min_residents": s.min_residents,
+                                       "persons_per_household": s.persons_per_household}}
+        p = self.pressure
+        out["under_pressure"] = {"buurten": int(len(p)), "wijken": int(p["wijk_code"].nunique()),
+                                 "gemeenten": int(p["gemeente_code"].nunique()), "households": float(p["households"].sum()),
+                                 "max_class": s.pressure_max_class, "min_measurements": s.pressure_min_measurements,
+                                 "min_onvoldoende_share": s.pressure_min_onvoldoende_share,
+                                 "min_households": s.pressure_min_households}
+        if self.movers is not None:
+            counts = self.movers["direction"].value_counts()
+            out["risers_fallers"] = {"year_from": self.year_from, "year_to": self.year,
+                                     "weak_max_class": s.weak_max_class,
+                                     "min_change_class_widths": s.min_change_class_widths,
+                                     "risers": int(counts.get("riser", 0)), "fallers": int(counts.get("faller", 0)),
+                                     "driving_dimension_counts": {k: int(v) for k, v in
+                                                                  self.movers["driving_dimension"].value_counts().items()}}
+        return out
+
+
+def published_outputs(document: dict, cells: pd.DataFrame, year: int, settings: OutputSettings, *,
+                      year_from: int | None = None, file: str = "cells",
+                      min_households: int = DEFAULT_MIN_HOUSEHOLDS) -> PublishedOutputs:
+    """Score ``year`` with the frozen model and derive the published outputs; with ``year_from`` also the
+    risers and fallers between ``year_from`` and ``year``."""
+    if year_from is not None and year_from >= year:
+        raise ConfigError(f"--from {year_from} --year {year}: expected an earlier year for the risers and fallers.")
+    scorer = CompiledScorer.from_document(document)
+    scored = score_cells(scorer, select_years(cells, [year], file), file)
+    buurt_table = aggregate_all(scored, min_households=min_households)["buurt"]
+    listed, count = onvoldoende_buurten(scored, buurt_table, settings)
+    movers = None if year_from is None else risers_and_fallers(document, cells, year_from, year, settings, file=file,
+                                                               min_households=min_households)
+    pressure = under_pressure(document, cells, year, settings, file=file, min_households=min_households)
+    return PublishedOutputs(document["content"]["model_version"], int(year), year_from, settings,
+                            group_classes(scored, settings.groups, min_households), listed, count, movers, pressure)
+
+
+SELECTIONS: tuple[str, ...] = ("onvoldoende_buurt", "under_pressure")
+
+
+def _selection(outputs: PublishedOutputs, name: str) -> set[str]:
+    frame = outputs.onvoldoende if name == "onvoldoende_buurt" else outputs.pressure
+    return set(frame["buurt_code"].astype(str))
+
+
+def selection_changes(old: PublishedOutputs, new: PublishedOutputs) -> pd.DataFrame:
+    """Per selection, every published buurt selected under either model: whether it stays, enters or leaves."""
+    rows = []
+    for name in SELECTIONS:
+        before, after = _selection(old, name), _selection(new, name)
+        for code in sorted(before | after):
+            status = "stays" if code in before and code in after else ("enters" if code in after else "leaves")
+            rows.append({"selection": name, "buurt_code": code, "status": status})
+    return pd.DataFrame(rows, columns=["selection", "buurt_code", "status"])
+
+
+def group_changes(old: PublishedOutputs, new: PublishedOutputs) -> pd.DataFrame:
+    """Households and shares per class and group under both models (suppressed groups stay empty)."""
+    keys = ["group", "class", "label"]
+    return old.groups[[*keys, "households", "share"]].merge(new.groups[[*keys, "households", "share"]], on=keys,
+                                                            suffixes=("_old", "_new"), validate="one_to_one")
+
+
+def stability(old: PublishedOutputs, new: PublishedOutputs) -> dict:
+    """Per selection: how many buurten under each model, and how many enter, leave and stay."""
+    out = {}
+    for name in SELECTIONS:
+        before, after = _selection(old, name), _selection(new, name)
+        out[name] = {"old": len(before), "new": len(after), "enters": len(after - before),
+                     "leaves": len(before - after), "stays": len(before & after)}
+    return out
