@@ -130,3 +130,21 @@ def test_family_contract_fit_audit_freeze_score_and_no_transaction_id(fitted, ma
         if file.is_file():
             found = set(pattern.findall(file.read_text(errors="replace"))) & ids
             assert not found, f"{file} holds transaction ids {sorted(found)[:3]}"
+
+
+def test_lbm_experiment_model_hedonic_runs_and_no_transaction_id_reaches_mlflow_or_logs(small_world, tmp_path):
+    from conftest import run_lbm_experiment
+
+    done = run_lbm_experiment(tmp_path, small_world, "model=hedonic", f"data.transactions={small_world}/transactions.parquet",
+                              "checks.run=[collinearity]")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert re.search(r"hedonic: 94 indicators, 2\d,\d{3} transactions, 3 price controls, year fixed effects", done.stderr)
+    content = read_frozen_model(tmp_path / "exports" / "hedonic" / "model.json")["content"]
+    assert content["estimator"]["family"] == "hedonic" and "transactions" in content["training_data"]["files"]
+    ids = pd.read_parquet(small_world / "transactions.parquet", columns=["transaction_id"])["transaction_id"]
+    sample = [i.encode() for i in ids.iloc[:: max(1, len(ids) // 500)]]
+    everything = [f for f in tmp_path.rglob("*") if f.is_file()]
+    assert any(f.suffix == ".db" for f in everything) and any(f.name == "model.json" for f in everything)
+    for file in everything:
+        data = file.read_bytes()
+        assert not any(i in data for i in sample), f"{file} holds a transaction id"
