@@ -48,7 +48,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 BIN = ROOT / ".venv" / "bin"
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from conftest import tiny_tables  # noqa: E402
+from conftest import tiny_tables, tiny_transactions  # noqa: E402
 
 EXPORT = "out/export"
 SCORES = "out/scores.parquet"
@@ -90,7 +90,7 @@ class Workspace:
 @dataclass(frozen=True)
 class Case:
     id: str
-    input: str                       # cells | survey | catalog | config | model | output | options
+    input: str                       # cells | survey | transactions | catalog | config | model | output | options
     command: str                     # lbm-experiment | lbm score | lbm outputs | lbm world
     wrong: str                       # what is wrong, in words, for the catalogue
     prepare: Callable[[Workspace], list[str]]
@@ -118,6 +118,21 @@ def _mutate(key: str, change: Callable[[pd.DataFrame], pd.DataFrame | None], nam
         changed = change(frame)
         ws.save(key, frame if changed is None else changed, name)
         return list(extra or [])
+    return prepare
+
+
+def _transactions(change: Callable[[pd.DataFrame], pd.DataFrame | None],
+                  price_controls: list[str] | None = None) -> Callable[[Workspace], list[str]]:
+    """Valid tiny transactions (in/transactions.csv) and a catalog listing their price controls, with one thing
+    broken by ``change``; runs the behaviour model (model=hedonic) on them."""
+    def prepare(ws: Workspace) -> list[str]:
+        frame = tiny_transactions(ws.cells)
+        changed = change(frame)
+        ws.paths["transactions"] = "in/transactions.csv"
+        (changed if changed is not None else frame).to_csv(ws.root / ws.paths["transactions"], index=False)
+        controls = ["floor_area", "dwelling_type"] if price_controls is None else price_controls
+        ws.save_catalog({**ws.catalog, **({"price_controls": controls} if controls else {})})
+        return ["model=hedonic", f"data.transactions={ws.paths['transactions']}"]
     return prepare
 
 
@@ -226,6 +241,7 @@ def _alias_bomb() -> str:
 
 CELLS = "in/cells\\.csv"
 SURVEY = "in/survey\\.csv"
+TRANSACTIONS = "in/transactions\\.csv"
 CATALOG = "in/catalog\\.yaml"
 
 CASES: list[Case] = [
@@ -416,6 +432,35 @@ CASES: list[Case] = [
          _raw("catalog", "catalog.yaml", lambda ws: _alias_bomb()), rf"^{CATALOG}: its YAML aliases \(\*name\) expand to 926,177,115 nodes, more than the 200,000 allowed; write the entries out instead of nesting aliases \(a document that"),
     Case("survey-header-only", "survey", "lbm-experiment", "a survey with a header and no rows",
          _mutate("survey", lambda f: f.iloc[:0]), rf"^{SURVEY}: the table has no rows; expected at least one data row\.$"),
+    # ---- transactions (model=hedonic) ---------------------------------------------------------
+    Case("transactions-missing-column", "transactions", "lbm-experiment", "the price column is missing",
+         _transactions(lambda f: f.drop(columns=["price"])),
+         rf"^{TRANSACTIONS}: missing column\(s\) price; expected the transactions columns transaction_id, year, "
+         r"cell_id, price \(docs/data-contract\.md\)\.$"),
+    Case("transactions-duplicate-id", "transactions", "lbm-experiment", "one transaction_id twice",
+         _transactions(lambda f: _set(f, 5, "transaction_id", f.loc[4, "transaction_id"])),
+         rf"^{TRANSACTIONS}: column 'transaction_id': duplicate values in 1 row \(row 6\); expected each value once\.$"),
+    Case("transactions-price-not-positive", "transactions", "lbm-experiment", "prices of zero and below",
+         _transactions(lambda f: _set(f, [2, 3], "price", [0.0, -1.0])),
+         rf"^{TRANSACTIONS}: column 'price': non-positive prices in 2 rows \(rows 3, 4\); expected prices in euros > 0\.$"),
+    Case("transactions-price-text", "transactions", "lbm-experiment", "a price written as text",
+         _transactions(lambda f: _set(f, 6, "price", "n.o.t.k.")),
+         rf"^{TRANSACTIONS}: column 'price': non-numeric values in 1 row \(row 7\); expected numbers\.$"),
+    Case("transactions-unknown-cell", "transactions", "lbm-experiment", "a sale in a cell_id the cells table lacks",
+         _transactions(lambda f: _set(f, 3, "cell_id", "E9999N9999")),
+         rf"^{TRANSACTIONS}: column 'cell_id\+year': transactions whose cell_id \('E9999N9999'\) has no cell in that year "
+         r"in 1 row \(row 4\); expected a cell_id present in the cells table for the same year\.$"),
+    Case("transactions-year-without-cells", "transactions", "lbm-experiment", "a sale in a year without cells",
+         _transactions(lambda f: _set(f, 7, "year", 2016)),
+         rf"^{TRANSACTIONS}: column 'year': transactions year 2016 has no cells; cells have 2018, 2020 \(1 row "
+         r"\(row 8\)\); expected transactions years the cells table covers"),
+    Case("transactions-missing-control-value", "transactions", "lbm-experiment", "a sale without a dwelling type",
+         _transactions(lambda f: _set(f, 11, "dwelling_type", None)),
+         rf"^{TRANSACTIONS}: column 'dwelling_type': missing price control values in 1 row \(row 12\); expected a "
+         r"value for every transaction\.$"),
+    Case("transactions-no-price-controls", "transactions", "lbm-experiment", "a catalog without price_controls",
+         _transactions(lambda f: None, price_controls=[]),
+         rf"^{TRANSACTIONS}: the catalog lists no 'price_controls'; expected the dwelling control columns"),
     # ---- catalog ----------------------------------------------------------------------------
     Case("catalog-missing-file", "catalog", "lbm-experiment", "the catalog file does not exist",
          lambda ws: ["data.catalog=in/nowhere.yaml"], r"^in/nowhere\.yaml: file not found\.$"),

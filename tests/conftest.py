@@ -57,6 +57,18 @@ def tiny_tables(n_cells: int = 40, n_respondents: int = 120, seed: int = 1) -> t
     return cells, survey, catalog
 
 
+def tiny_transactions(cells: pd.DataFrame, n: int = 150, seed: int = 2) -> pd.DataFrame:
+    """A small valid transactions table on ``cells``: ids, year, cell, price and two dwelling controls
+    (list them in the catalog under ``price_controls``)."""
+    rng = np.random.default_rng(seed)
+    located = cells.sample(n, replace=True, random_state=seed)
+    area = rng.uniform(50, 200, n).round()
+    return pd.DataFrame({"transaction_id": [f"T{i:05d}" for i in range(n)], "year": located["year"].to_numpy(),
+                         "cell_id": located["cell_id"].to_numpy(),
+                         "price": np.round(np.exp(11.5 + 0.006 * area + rng.normal(0, 0.2, n)), -2),
+                         "floor_area": area, "dwelling_type": rng.choice(["apartment", "terraced", "detached"], n)})
+
+
 def write_inputs(directory: Path, cells: pd.DataFrame, survey: pd.DataFrame, catalog: dict, fmt: str = "csv") -> dict[str, Path]:
     directory.mkdir(parents=True, exist_ok=True)
     paths = {"cells": directory / f"cells.{fmt}", "survey": directory / f"survey.{fmt}", "catalog": directory / "catalog.yaml"}

@@ -25,7 +25,8 @@ from lbm_model.transforms import fit_standardisation, transform_domain_ok, trans
 from lbm_model.world import build_world, generate_world
 from lbm_model.world.output import write_world
 
-FILES = ("cells.parquet", "survey.parquet", "catalog.yaml", "municipality_groups.csv", "truth.json")
+FILES = ("cells.parquet", "survey.parquet", "catalog.yaml", "municipality_groups.csv", "truth.json",
+         "transactions.parquet")
 PUBLISHED_2020 = {"onvoldoende_or_lower": 0.04, "goed_or_better": 0.30}
 RESPONSE_TARGET = np.array([0.02, 0.05, 0.15, 0.45, 0.33])
 

@@ -20,10 +20,11 @@ class Indicator:
 
 @dataclass(frozen=True)
 class Catalog:
-    """All indicators plus the respondent-level controls used in estimation only."""
+    """All indicators plus the respondent-level controls and the dwelling (price) controls, used in estimation only."""
 
     indicators: tuple[Indicator, ...]
     controls: tuple[str, ...] = field(default_factory=tuple)
+    price_controls: tuple[str, ...] = field(default_factory=tuple)  # dwelling controls of the transactions table
 
     @property
     def names(self) -> list[str]:
@@ -59,4 +60,5 @@ class Catalog:
                 for i in self.indicators
             ],
             "controls": list(self.controls),
+            **({"price_controls": list(self.price_controls)} if self.price_controls else {}),
         }

@@ -65,6 +65,7 @@ class DataConfig:
     cells: str = MISSING
     survey: str = MISSING
     catalog: str = MISSING
+    transactions: str = ""         # optional sold-dwellings table (model=hedonic); synthetic: the world's own
     scale: WorldScale = WorldScale.small
     seed: int = II("seed")
     dir: str = "data/world-${data.scale}-seed${data.seed}"
@@ -108,6 +109,20 @@ class OrdinalLogitConfig(EstimatorConfig):
                               "number >= 1.")
         if not self.tol > 0:
             raise ConfigError(f"config: model.estimator.tol={self.tol} is not valid; expected a positive number.")
+
+
+@dataclass
+class HedonicConfig(EstimatorConfig):
+    """The behaviour model: log transaction price, dwelling controls, year fixed effects, buurt clusters."""
+
+    _target_: str = "lbm_model.estimators.Hedonic"
+    cov_type: CovType = CovType.cluster
+    index_sd: float = 0.3          # judgement points per sd of the hedonic place index (the scale rule)
+
+    def __post_init__(self) -> None:
+        if not self.index_sd > 0:
+            raise ConfigError(f"config: model.estimator.index_sd={self.index_sd} is not valid; expected a positive "
+                              "number (judgement points per standard deviation of the place index).")
 
 
 class MixedLMMethod(StrEnum):
@@ -190,7 +205,8 @@ class SpatialLagConfig(SpatialConfig):
 # conf/model/<option>.yaml -> the estimator dataclass its /schema/model/<option> is built from
 MODEL_OPTIONS: dict[str, type[EstimatorConfig]] = {"ordinal_logit": OrdinalLogitConfig, "ols": LeastSquaresConfig,
                                                    "multilevel": MultilevelConfig, "elastic_net": ElasticNetConfig,
-                                                   "spatial_error": SpatialErrorConfig, "spatial_lag": SpatialLagConfig}
+                                                   "spatial_error": SpatialErrorConfig, "spatial_lag": SpatialLagConfig,
+                                                   "hedonic": HedonicConfig}
 
 
 @dataclass

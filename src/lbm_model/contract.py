@@ -1,4 +1,4 @@
-"""Read and validate the three inputs of the data contract: cells, survey and catalog.
+"""Read and validate the inputs of the data contract: cells, survey, catalog and the optional transactions.
 
 Every violation raises a ContractError naming the file, the column, the offending rows
 (1-based data rows, header not counted) and what was expected. Nothing is imputed,
@@ -24,11 +24,13 @@ from lbm_model.transforms import transform_domain_ok
 # EPSG:28992 (Amersfoort / RD New) validity bounds of the Netherlands, metres.
 RD_X_BOUNDS = (-7_000.0, 300_000.0)
 RD_Y_BOUNDS = (289_000.0, 629_000.0)
-STRING_COLUMNS = ("cell_id", "buurt_code", "wijk_code", "gemeente_code", "respondent_id")
+STRING_COLUMNS = ("cell_id", "buurt_code", "wijk_code", "gemeente_code", "respondent_id", "transaction_id")
 # More households than this in one 100 m cell is a data error (the densest cells hold a few thousand).
 MAX_HOUSEHOLDS_PER_CELL = 100_000
 # Survey columns with a fixed meaning; none of them may be listed as a control.
 SURVEY_CONTRACT_COLUMNS = ("respondent_id", "year", "cell_id", "response", "weight")
+# Transactions columns with a fixed meaning; none of them may be listed as a price control.
+TRANSACTION_COLUMNS = ("transaction_id", "year", "cell_id", "price")
 
 
 def _require_file(path: Path) -> None:
@@ -340,18 +342,19 @@ def validate_survey(survey: pd.DataFrame, cells: pd.DataFrame, catalog: Catalog,
     return survey
 
 
-def _refuse_unlocated(survey: pd.DataFrame, cells: pd.DataFrame, unlocated: np.ndarray, file: str) -> None:
-    """Respondents without a cell: say whether the year, whitespace, letter case, leading zeros or a number
+def _refuse_unlocated(survey: pd.DataFrame, cells: pd.DataFrame, unlocated: np.ndarray, file: str,
+                      rows_are: str = "respondents", table: str = "survey") -> None:
+    """Respondents (or transactions) without a cell: say whether the year, whitespace, letter case, leading zeros or a number
     format is the likely cause."""
     cell_years = sorted(int(y) for y in cells["year"].unique())
     missing_years = sorted(set(survey.loc[unlocated, "year"].tolist()) - set(cell_years))
     if missing_years:
         rows = _bad_rows(unlocated & survey["year"].isin(missing_years).to_numpy())
         noun = "year" if len(missing_years) == 1 else "years"
-        raise ContractError(f"{file}: column 'year': survey {noun} {', '.join(map(str, missing_years))} "
+        raise ContractError(f"{file}: column 'year': {table} {noun} {', '.join(map(str, missing_years))} "
                             f"{'has' if len(missing_years) == 1 else 'have'} no cells; cells have "
-                            f"{', '.join(map(str, cell_years))} ({describe_rows(rows)}); expected survey years the cells "
-                            "table covers (add that year's cells, or drop those respondents).")
+                            f"{', '.join(map(str, cell_years))} ({describe_rows(rows)}); expected {table} years the cells "
+                            f"table covers (add that year's cells, or drop those {rows_are}).")
     ids = set(cells["cell_id"].astype(str))
     wrong = survey.loc[unlocated, "cell_id"].astype(str)
     causes = [(why, fix) for why, fix, norm in (
@@ -365,8 +368,65 @@ def _refuse_unlocated(survey: pd.DataFrame, cells: pd.DataFrame, unlocated: np.n
     values = f" ({', '.join(repr(v) for v in shown)}{' and more' if wrong.nunique() > 3 else ''})"
     cause = f" (they differ from the cells' ids only by {causes[0][0]}: {causes[0][1]})" if causes else ""
     raise rows_error(file, "cell_id+year", _bad_rows(unlocated),
-                     f"respondents whose cell_id{values} has no cell in that year{cause}",
+                     f"{rows_are} whose cell_id{values} has no cell in that year{cause}",
                      "a cell_id present in the cells table for the same year")
+
+
+def validate_transactions(transactions: pd.DataFrame, cells: pd.DataFrame, catalog: Catalog, file: str) -> pd.DataFrame:
+    """Check the transactions table (one row per sold dwelling) against the contract, the cells and the
+    catalog's price controls; ids stay in memory only (they never reach an artifact)."""
+    require_columns(transactions, TRANSACTION_COLUMNS, file, "transactions")
+    check_text(transactions, "transaction_id", file)
+    check_unique_ids(transactions, "transaction_id", file)
+    check_whole(transactions, "year", file, 1900, 2200)
+    check_text(transactions, "cell_id", file)
+    price = check_numeric(transactions, "price", file)
+    if (price <= 0).any():
+        raise rows_error(file, "price", _bad_rows(price <= 0), "non-positive prices", "prices in euros > 0")
+    transactions = transactions.astype({"year": "int64", "price": "float64", "cell_id": str, "transaction_id": str})
+    known = pd.MultiIndex.from_frame(cells[["cell_id", "year"]])
+    located = pd.MultiIndex.from_frame(transactions[["cell_id", "year"]]).isin(known)
+    if not located.all():
+        _refuse_unlocated(transactions, cells, ~located, file, rows_are="transactions", table="transactions")
+    if not catalog.price_controls:
+        raise ContractError(f"{file}: the catalog lists no 'price_controls'; expected the dwelling control columns "
+                            "(e.g. floor_area, dwelling_type) under 'price_controls' so that prices are corrected for "
+                            "the dwelling itself (docs/data-contract.md).")
+    require_columns(transactions, list(catalog.price_controls), file, "price control")
+    for control in catalog.price_controls:
+        missing = transactions[control].isna().to_numpy()
+        if missing.any():
+            raise rows_error(file, control, _bad_rows(missing), "missing price control values",
+                             "a value for every transaction")
+        if pd.api.types.is_numeric_dtype(transactions[control]) and not pd.api.types.is_bool_dtype(transactions[control]):
+            check_numeric(transactions, control, file)
+    extra = [str(c) for c in transactions.columns if c not in set(TRANSACTION_COLUMNS) | set(catalog.price_controls)]
+    if extra:
+        warnings.warn(f"{file}: column(s) {', '.join(extra)} are neither transactions contract columns nor price "
+                      "controls listed in the catalog; they are ignored.", ContractWarning, stacklevel=2)
+    return transactions
+
+
+def _parse_controls(path: Path, raw: dict, field_name: str, contract_columns: tuple[str, ...], table: str,
+                    indicator_names: list[str]) -> tuple[str, ...]:
+    """A catalog list of control column names: text, each once, not a contract column nor an indicator."""
+    controls = raw.get(field_name) or []
+    if not isinstance(controls, list) or not all(isinstance(c, str) and c.strip() for c in controls):
+        raise ContractError(f"{path}: field '{field_name}': expected a list of {table} column names.")
+    dupes = sorted({c for c in controls if controls.count(c) > 1})
+    if dupes:
+        raise ContractError(f"{path}: field '{field_name}': {', '.join(dupes)} listed more than once; expected each "
+                            "control once.")
+    fixed = sorted(set(controls) & set(contract_columns))
+    if fixed:
+        example = "age_group or tenure" if table == "survey" else "floor_area or dwelling_type"
+        raise ContractError(f"{path}: field '{field_name}': {', '.join(fixed)} are {table} contract columns; "
+                            f"expected {'respondent' if table == 'survey' else 'dwelling'} characteristics such as "
+                            f"{example}.")
+    clash = sorted(set(controls) & set(indicator_names))
+    if clash:
+        raise ContractError(f"{path}: {', '.join(clash)} listed both as indicator and as control; expected one role each.")
+    return tuple(controls)
 
 
 def load_catalog(path: str | Path) -> Catalog:
@@ -388,20 +448,9 @@ def load_catalog(path: str | Path) -> Catalog:
     if clash:
         raise ContractError(f"{path}: indicator name(s) {', '.join(clash)} are contract columns of cells; "
                             "expected indicator names distinct from the contract columns.")
-    controls = raw.get("controls") or []
-    if not isinstance(controls, list) or not all(isinstance(c, str) and c.strip() for c in controls):
-        raise ContractError(f"{path}: field 'controls': expected a list of survey column names.")
-    dupes = sorted({c for c in controls if controls.count(c) > 1})
-    if dupes:
-        raise ContractError(f"{path}: field 'controls': {', '.join(dupes)} listed more than once; expected each control once.")
-    fixed = sorted(set(controls) & set(SURVEY_CONTRACT_COLUMNS))
-    if fixed:
-        raise ContractError(f"{path}: field 'controls': {', '.join(fixed)} are survey contract columns; "
-                            "expected respondent characteristics such as age_group or tenure.")
-    clash = sorted(set(controls) & set(names))
-    if clash:
-        raise ContractError(f"{path}: {', '.join(clash)} listed both as indicator and as control; expected one role each.")
-    return Catalog(indicators=tuple(indicators), controls=tuple(controls))
+    controls = _parse_controls(path, raw, "controls", SURVEY_CONTRACT_COLUMNS, "survey", names)
+    price_controls = _parse_controls(path, raw, "price_controls", TRANSACTION_COLUMNS, "transactions", names)
+    return Catalog(indicators=tuple(indicators), controls=controls, price_controls=price_controls)
 
 
 def _parse_indicator(path: Path, number: int, entry: object) -> Indicator:

@@ -64,6 +64,21 @@ def check_design(indicators: pd.DataFrame, controls: pd.DataFrame, response: np.
     check_independent_indicators(indicators, weight)
 
 
+def check_market_design(indicators: pd.DataFrame, controls: pd.DataFrame, cluster: np.ndarray, file: str) -> None:
+    """The behaviour model's design: enough transactions per coefficient, several buurten, independent indicators."""
+    n, parameters = len(cluster), 1 + indicators.shape[1] + controls.shape[1]
+    if n < MIN_RESPONDENTS_PER_PARAMETER * parameters:
+        raise DesignError(f"{file}: {n} transactions for {parameters} coefficients ({indicators.shape[1]} indicators, "
+                          f"{controls.shape[1]} control and year columns, an intercept); expected at least "
+                          f"{MIN_RESPONDENTS_PER_PARAMETER} transactions per coefficient "
+                          f"({MIN_RESPONDENTS_PER_PARAMETER * parameters}). Add sales years or exclude indicators "
+                          "(indicators.exclude=[...]).")
+    if len(np.unique(cluster)) < 2:
+        raise DesignError(f"{file}: all {n} transactions lie in one buurt ({cluster[0]}); standard errors clustered by "
+                          "buurt need sales in several buurten. Expected transactions spread over many buurten.")
+    check_independent_indicators(indicators, np.ones(n))
+
+
 def check_independent_indicators(indicators: pd.DataFrame, weight: np.ndarray) -> None:
     """No indicator is an exact linear combination of others at the respondents' cells (VIF infinite)."""
     X = indicators.to_numpy(float)

@@ -81,6 +81,21 @@ def write_run_summary(export_dir: Path, fit_metrics: dict[str, float], audit, co
     ])
 
 
+def transactions_path(data: DataConfig, estimator) -> str | None:
+    """The transactions table to read: ``data.transactions`` when set; for the synthetic world, its own
+    transactions.parquet when the model is fitted on sold dwellings (a world made before transactions
+    existed must be regenerated)."""
+    if data.transactions:
+        return data.transactions
+    if data.kind == "synthetic" and getattr(estimator, "fits_on", "survey") == "transactions":
+        path = Path(data.dir) / "transactions.parquet"
+        if not path.is_file():
+            raise LbmError(f"{path}: file not found; the synthetic world in {data.dir} was made before it had "
+                           "transactions: regenerate it (delete the directory, or lbm world --out DIR).")
+        return str(path)
+    return None
+
+
 def build_estimator(model: ModelConfig):
     """The configured estimator (hyper-parameters as plain values, enums as their names)."""
     from hydra.utils import instantiate
@@ -137,8 +152,11 @@ def run_experiment(cfg: LbmConfig, resolved: dict | None = None) -> Path:
     resolved = resolved if resolved is not None else plain(OmegaConf.structured(cfg))
     if cfg.data.kind == "synthetic":
         ensure_synthetic_world(cfg.data)
-    say("data", f"reading and validating {cfg.data.cells}, {cfg.data.survey}, {cfg.data.catalog}")
-    inputs, notes = capture_warnings(load_inputs, cfg.data.cells, cfg.data.survey, cfg.data.catalog)
+    estimator = build_estimator(cfg.model)
+    transactions = transactions_path(cfg.data, estimator)
+    say("data", f"reading and validating {cfg.data.cells}, {cfg.data.survey}, {cfg.data.catalog}"
+                + (f", {transactions}" if transactions else ""))
+    inputs, notes = capture_warnings(load_inputs, cfg.data.cells, cfg.data.survey, cfg.data.catalog, transactions)
     for note in notes:
         say("warning", note, "yellow")
     indicators = select_indicators(inputs, list(cfg.indicators.exclude), cfg.indicators.candidates)
@@ -148,7 +166,6 @@ def run_experiment(cfg: LbmConfig, resolved: dict | None = None) -> Path:
                        f"{', '.join(map(str, sorted(inputs.cells['year'].unique())))} (override classes.base_year=YEAR).")
     gate_result = gate(indicators, inputs.catalog, cfg.checks.stigma)
     say("gate", f"stigmatisation: {gate_result.summary}")
-    estimator = build_estimator(cfg.model)
     export_dir = Path(cfg.export.dir)
     sweep = sweep_tags()
     run_name = f"{cfg.model.name}-{cfg.data.kind}" + (f" #{sweep['sweep_job']}" if sweep else "")
@@ -156,8 +173,12 @@ def run_experiment(cfg: LbmConfig, resolved: dict | None = None) -> Path:
                      run_name=run_name) as run:
         if sweep:
             say("sweep", f"job {sweep['sweep_job']} of sweep {sweep['sweep_id']} ({sweep['sweep_overrides']})")
-        say("fit", f"{cfg.model.name}: {len(indicators)} indicators, {len(inputs.survey):,} respondents, "
-                   f"{len(inputs.catalog.controls)} controls")
+        if inputs.transactions is not None and getattr(estimator, "fits_on", "survey") == "transactions":
+            say("fit", f"{cfg.model.name}: {len(indicators)} indicators, {len(inputs.transactions):,} transactions, "
+                       f"{len(inputs.catalog.price_controls)} price controls, year fixed effects")
+        else:
+            say("fit", f"{cfg.model.name}: {len(indicators)} indicators, {len(inputs.survey):,} respondents, "
+                       f"{len(inputs.catalog.controls)} controls")
         fitted = fit_model(inputs, estimator, indicators)
         thresholds = class_thresholds(fitted, inputs.cells, rule)
         audit = run_audit(inputs, fitted, thresholds, rule.base_year, cfg.checks, export_dir, gate_result,

@@ -67,7 +67,8 @@ def control_design(survey: pd.DataFrame, controls: tuple[str, ...] | list[str]) 
 
 @dataclass(frozen=True)
 class EstimationData:
-    """Everything an estimator needs, one row per respondent.
+    """Everything an estimator needs, one row per respondent (per sold dwelling for the behaviour model,
+    whose response is log price: :func:`transaction_data`).
 
     ``areas`` (buurt, wijk and gemeente code per respondent) and ``spatial_weights`` are
     optional slots for families that model the area hierarchy or space (multilevel,
@@ -116,6 +117,25 @@ def estimation_data(survey: pd.DataFrame, cells: pd.DataFrame, standardised: pd.
         controls=control_frame,
         response=survey["response"].to_numpy(np.int64),
         weight=weight,
+        cluster=areas["buurt_code"].to_numpy(),
+        cell_position=position,
+        areas=areas,
+    )
+
+
+def transaction_data(transactions: pd.DataFrame, cells: pd.DataFrame, standardised: pd.DataFrame,
+                     price_controls: tuple[str, ...] | list[str]) -> EstimationData:
+    """The behaviour model's design, one row per sold dwelling: standardised indicators at its cell,
+    dwelling controls and year dummies (year fixed effects, first year the reference) as controls,
+    log price as the response, equal weights, buurt clusters. Transaction ids are not carried."""
+    position = locate_respondents(transactions, cells)
+    with_year = transactions.assign(year=transactions["year"].astype(str))
+    areas = cells[[f"{level}_code" for level in AREA_LEVELS] + ["x", "y"]].iloc[position].reset_index(drop=True)
+    return EstimationData(
+        indicators=standardised.iloc[position].reset_index(drop=True),
+        controls=control_design(with_year, [*price_controls, "year"]),
+        response=np.log(transactions["price"].to_numpy(float)),
+        weight=np.ones(len(transactions)),
         cluster=areas["buurt_code"].to_numpy(),
         cell_position=position,
         areas=areas,

@@ -1,4 +1,4 @@
-"""Load and validate one set of inputs (cells, survey, catalog), with a fingerprint of each file."""
+"""Load and validate one set of inputs (cells, survey, catalog, optional transactions), with a fingerprint of each file."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from lbm_model.catalog import Catalog
-from lbm_model.contract import load_catalog, read_table, validate_cells, validate_survey
+from lbm_model.contract import load_catalog, read_table, validate_cells, validate_survey, validate_transactions
 
 
 @dataclass(frozen=True)
@@ -23,11 +23,13 @@ class Inputs:
     catalog: Catalog
     paths: dict[str, str]
     sha256: dict[str, str]
+    transactions: pd.DataFrame | None = None   # sold dwellings (the behaviour model's data), when given
 
     @property
     def fingerprint(self) -> str:
-        """One sha256 over the three input files' hashes (order fixed)."""
-        joined = "".join(f"{k}:{self.sha256[k]};" for k in ("catalog", "cells", "survey"))
+        """One sha256 over the input files' hashes (order fixed; transactions only when given)."""
+        keys = ("catalog", "cells", "survey", *(("transactions",) if "transactions" in self.sha256 else ()))
+        joined = "".join(f"{k}:{self.sha256[k]};" for k in keys)
         return hashlib.sha256(joined.encode()).hexdigest()
 
 
@@ -39,14 +41,20 @@ def file_sha256(path: str | Path, chunk: int = 1 << 22) -> str:
     return digest.hexdigest()
 
 
-def load_inputs(cells_path: str | Path, survey_path: str | Path, catalog_path: str | Path) -> Inputs:
-    """Read and validate all three inputs; raises ContractError on the first violation."""
+def load_inputs(cells_path: str | Path, survey_path: str | Path, catalog_path: str | Path,
+                transactions_path: str | Path | None = None) -> Inputs:
+    """Read and validate the inputs (transactions only when a path is given); raises ContractError on the
+    first violation."""
     paths = {"cells": str(cells_path), "survey": str(survey_path), "catalog": str(catalog_path)}
     catalog = load_catalog(catalog_path)
     cells = validate_cells(read_table(cells_path), catalog, str(cells_path))
     survey = validate_survey(read_table(survey_path), cells, catalog, str(survey_path))
+    transactions = None
+    if transactions_path:
+        paths["transactions"] = str(transactions_path)
+        transactions = validate_transactions(read_table(transactions_path), cells, catalog, str(transactions_path))
     return Inputs(cells=cells, survey=survey, catalog=catalog, paths=paths,
-                  sha256={k: file_sha256(v) for k, v in paths.items()})
+                  sha256={k: file_sha256(v) for k, v in paths.items()}, transactions=transactions)
 
 
 def capture_warnings(func, *args, **kwargs):
@@ -59,7 +67,7 @@ def capture_warnings(func, *args, **kwargs):
 
 # Overrides whose values are file or directory paths, and the characters Hydra's override grammar
 # takes unquoted (https://hydra.cc/docs/advanced/override_grammar/basic/).
-PATH_OVERRIDES = ("data.cells", "data.survey", "data.catalog", "data.dir", "export.dir", "tracking.artifact_dir",
+PATH_OVERRIDES = ("data.cells", "data.survey", "data.catalog", "data.transactions", "data.dir", "export.dir", "tracking.artifact_dir",
                   "hydra.run.dir")
 _PLAIN_VALUE = re.compile(r"[A-Za-z0-9_/.\-+:~%@$?]*")
 

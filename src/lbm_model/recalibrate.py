@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,14 +18,14 @@ from lbm_model import __version__
 from lbm_model.atomic import write_bytes_atomic
 from lbm_model.catalog import Indicator
 from lbm_model.classes import CLASS_LABELS, ThresholdRule, assign_classes, class_shares, fix_thresholds
-from lbm_model.design import check_base_year_households, check_design, check_fit_is_finite
+from lbm_model.design import check_base_year_households, check_design, check_fit_is_finite, check_market_design
 from lbm_model.dimensions import DIMENSIONS
 from lbm_model.errors import ContractError, LbmError
 from lbm_model.estimators.base import LbmEstimator
 from lbm_model.estimators.results import FitResults
 from lbm_model.frozen import MODEL_FILE, frozen_bytes
 from lbm_model.features import (EstimationData, estimation_data, fit_standardisations, standardised_indicators,
-                                training_ranges)
+                                training_ranges, transaction_data)
 from lbm_model.inputs import Inputs
 from lbm_model.transforms import Standardisation
 
@@ -89,8 +90,11 @@ def fit_model(inputs: Inputs, estimator, indicators: tuple[Indicator, ...], adju
     if adjust:
         adjust_inds = [inputs.catalog.by_name(n) for n in adjust]
         adjust_frame = standardised_indicators(inputs.cells, adjust_inds, fit_standardisations(inputs.cells, adjust_inds))
-    data = estimation_data(inputs.survey, inputs.cells, standardised, inputs.catalog.controls, adjust_frame)
-    check_design(data.indicators, data.controls, data.response, data.weight, data.cluster, inputs.paths["survey"])
+    if getattr(estimator, "fits_on", "survey") == "transactions":
+        data = _transaction_design(inputs, estimator, standardised, adjust_frame)
+    else:
+        data = estimation_data(inputs.survey, inputs.cells, standardised, inputs.catalog.controls, adjust_frame)
+        check_design(data.indicators, data.controls, data.response, data.weight, data.cluster, inputs.paths["survey"])
     stats = estimator.fit_data(data).results.fit_stats
     if not stats.converged:
         limit = estimator.get_params().get("max_iter")
@@ -101,6 +105,20 @@ def fit_model(inputs: Inputs, estimator, indicators: tuple[Indicator, ...], adju
                         len(data.response), len(np.unique(data.cluster)))
     return FittedModel(estimator=estimator, indicators=indicators, standardisation=constants,
                        ranges=training_ranges(inputs.cells, indicators), standardised=standardised, data=data)
+
+
+def _transaction_design(inputs: Inputs, estimator, standardised: pd.DataFrame,
+                        adjust_frame: pd.DataFrame | None) -> EstimationData:
+    """The behaviour model's design from the transactions table (refused when there is none)."""
+    if inputs.transactions is None:
+        raise LbmError(f"the {estimator.family} model is fitted on sold dwellings, but no transactions table was given; "
+                       "set data.transactions=PATH (docs/data-contract.md, 'transactions').")
+    data = transaction_data(inputs.transactions, inputs.cells, standardised, inputs.catalog.price_controls)
+    if adjust_frame is not None:
+        data = dataclasses.replace(data, controls=pd.concat(
+            [data.controls, adjust_frame.iloc[data.cell_position].reset_index(drop=True)], axis=1))
+    check_market_design(data.indicators, data.controls, data.cluster, inputs.paths["transactions"])
+    return data
 
 
 def class_thresholds(fitted: FittedModel, cells: pd.DataFrame, rule: ThresholdRule) -> np.ndarray:
@@ -149,7 +167,7 @@ def frozen_content(fitted: FittedModel, inputs: Inputs, rule: ThresholdRule, thr
         "dimensions": DIMENSIONS,
         "indicators": entries,
         "excluded_stigmatising": [i.name for i in inputs.catalog.stigmatising_indicators],
-        "estimation_controls": list(inputs.catalog.controls),
+        "estimation_controls": _estimation_controls(fitted, inputs),
         "estimator": results.frozen_record(),
         "classes": {
             "labels": list(CLASS_LABELS), "thresholds": [float(t) for t in thresholds],
@@ -163,9 +181,20 @@ def frozen_content(fitted: FittedModel, inputs: Inputs, rule: ThresholdRule, thr
             "n_cell_years": int(len(cells)), "years": sorted(int(y) for y in cells["year"].unique()),
             "n_respondents": int(len(inputs.survey)),
             "survey_years": sorted(int(y) for y in inputs.survey["year"].unique()),
+            **({"n_transactions": int(len(inputs.transactions)),
+                "transaction_years": sorted(int(y) for y in inputs.transactions["year"].unique())}
+               if inputs.transactions is not None else {}),
         },
         "seed": int(seed),
     }
+
+
+def _estimation_controls(fitted: FittedModel, inputs: Inputs) -> list[str]:
+    """The controls the fit used (never scored): respondent controls, or for the behaviour model the
+    dwelling controls and the year fixed effects."""
+    if getattr(fitted.estimator, "fits_on", "survey") == "transactions":
+        return [*inputs.catalog.price_controls, "year (fixed effects)"]
+    return list(inputs.catalog.controls)
 
 
 def freeze(fitted: FittedModel, inputs: Inputs, rule: ThresholdRule, export_dir: str | Path, *, model_version: str,

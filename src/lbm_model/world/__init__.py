@@ -1,7 +1,7 @@
 """A synthetic Netherlands in the input contract's shape, with a known truth.
 
 ``generate_world(out_dir, scale, seed)`` writes cells.parquet, survey.parquet,
-catalog.yaml, municipality_groups.csv and truth.json and returns the truth dict.
+transactions.parquet, catalog.yaml, municipality_groups.csv and truth.json and returns the truth dict.
 The same seed gives bit-identical files. See docs/synthetic-world.md.
 """
 

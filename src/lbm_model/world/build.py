@@ -16,6 +16,7 @@ from lbm_model.world.geography import Geography, build_geography
 from lbm_model.world.progress import Steps
 from lbm_model.world.scales import ScalePreset, get_preset
 from lbm_model.world.survey import CONTROL_EFFECTS, CellContext, SurveyDraw, buurt_effects, simulate_survey
+from lbm_model.world.transactions import PRICE_CONTROLS, TransactionsDraw, simulate_transactions
 from lbm_model.world.truth import build_truth
 
 DEFAULT_BUURT_EFFECT_SD = 0.3
@@ -38,6 +39,7 @@ class World:
     survey: SurveyDraw
     truth: dict
     candidates: Candidates  # next-version candidate indicators (written after the catalog's other columns)
+    transactions: TransactionsDraw  # sold dwellings from the planted hedonic process
 
 
 def _contexts(world_values: dict[int, np.ndarray], specs: list[ind.IndicatorSpec], std: dict[str, Standardisation],
@@ -66,7 +68,7 @@ def build_world(
     resid_sd = DEFAULT_RESIDUAL_FIELD_SD if residual_field_sd is None else float(residual_field_sd)
     if buurt_sd < 0 or resid_sd < 0:
         raise LbmError(f"buurt_effect_sd and residual_field_sd must be >= 0 (got {buurt_sd}, {resid_sd})")
-    with Steps(progress, total=5 + len(preset.years)) as steps:
+    with Steps(progress, total=6 + len(preset.years)) as steps:
         steps.start("settlements, cells and areas")
         geo = build_geography(preset, seed)
         steps.start("latent factors and indicator fields")
@@ -95,10 +97,20 @@ def build_world(
                             {"buurt_effect_sd": buurt_sd, "residual_field_sd": resid_sd, "trend_scale": trend,
                              "control_effects": CONTROL_EFFECTS})
         add_candidates_to_truth(truth, candidates)
+        steps.start("transactions")
+        transactions = simulate_transactions(geo, specs, values, std, _owner_shares(values, specs), preset.years,
+                                             preset.base_year, seed)
+        truth["transactions"] = transactions.truth()
         steps.finish()
     catalog = ind.build_catalog(specs)
-    catalog = type(catalog)(catalog.indicators + candidates.catalog_entries(), catalog.controls)
-    return World(preset, seed, geo, specs, catalog, values, std, scores, survey, truth, candidates)
+    catalog = type(catalog)(catalog.indicators + candidates.catalog_entries(), catalog.controls, PRICE_CONTROLS)
+    return World(preset, seed, geo, specs, catalog, values, std, scores, survey, truth, candidates, transactions)
+
+
+def _owner_shares(values: dict[int, np.ndarray], specs: list[ind.IndicatorSpec]) -> dict[int, np.ndarray]:
+    """Owner-occupied share of every cell and year: what is neither social nor private rent."""
+    index = {s.name: i for i, s in enumerate(specs)}
+    return {year: 1.0 - v[index["social_rent_share"]] - v[index["private_rent_share"]] for year, v in values.items()}
 
 
 def add_candidates_to_truth(truth: dict, candidates: Candidates) -> None:

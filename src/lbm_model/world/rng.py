@@ -8,6 +8,7 @@ COMPONENTS = (
     "settlements", "cells", "areas", "households", "era", "factor", "indicator", "development", "year",
     "survey", "controls", "buurt", "residual", "noise", "weights",
     "candidates",  # appended last: the index of every earlier component (its stream) is unchanged
+    "transactions",  # appended after candidates, for the same reason
 )
 
 
