@@ -15,6 +15,13 @@ BIN = ROOT / ".venv" / "bin"
 os.environ.pop("MLFLOW_TRACKING_URI", None)      # tests use their own stores, never a developer's server
 
 
+@pytest.fixture(autouse=True)
+def no_inherited_tracking_uri(monkeypatch):
+    """mlflow.set_tracking_uri also sets MLFLOW_TRACKING_URI in the process, which the configuration's default
+    store reads: every test starts without one an earlier test left behind."""
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+
+
 def run_lbm_experiment(tmp_path: Path, world: Path, *overrides: str, catalog: Path | str | None = None,
                        tracking_uri: str | None = None):
     """``lbm-experiment`` on a world's files, with tracking (a SQLite store unless ``tracking_uri``), runs and
