@@ -135,3 +135,11 @@ def test_the_tracking_store_follows_mlflow_tracking_uri(monkeypatch):
     assert typed_config(compose_config()).tracking.uri == "http://127.0.0.1:5999"
     monkeypatch.delenv("MLFLOW_TRACKING_URI")
     assert typed_config(compose_config()).tracking.uri == "sqlite:///mlruns.db"
+
+
+def test_a_sweep_may_sweep_over_paths_but_a_single_run_path_with_a_comma_is_refused():
+    from lbm_model.inputs import unquoted_path_override
+
+    assert unquoted_path_override(["-m", "data.survey=wave1.parquet,wave2.parquet"]) is None
+    assert "quote the value" in unquoted_path_override(["data.survey=wave1.parquet,wave2.parquet"])
+    assert "quote the value" in unquoted_path_override(["-m", "data.survey=my wave.parquet,wave2.parquet"])
