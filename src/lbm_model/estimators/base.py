@@ -38,11 +38,14 @@ class LbmEstimator(BaseEstimator):
     refit_params: ClassVar[dict[str, object]] = {}
 
     # --- fitting ------------------------------------------------------------------------
+    needs_areas = False   # a family whose fit takes ``areas=`` (buurt/wijk/gemeente and coordinates per row)
+
     def fit_data(self, data) -> "LbmEstimator":
-        """Fit on an :class:`~lbm_model.features.EstimationData` (families needing areas or
-        spatial weights override this and read ``data.areas`` / ``data.spatial_weights``)."""
+        """Fit on an :class:`~lbm_model.features.EstimationData`; families with ``needs_areas`` also get
+        ``data.areas`` (a family needing more overrides this)."""
+        extra = {"areas": data.areas} if self.needs_areas else {}
         return self.fit(data.indicators, data.response, controls=data.controls, sample_weight=data.weight,
-                        groups=data.cluster)
+                        groups=data.cluster, **extra)
 
     def _check_fit_input(self, X: pd.DataFrame, y: np.ndarray, controls: pd.DataFrame | None,
                          sample_weight: np.ndarray | None, groups: np.ndarray | None) -> tuple:

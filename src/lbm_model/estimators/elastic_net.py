@@ -86,6 +86,8 @@ class ElasticNetSelection(LbmEstimator):
     family = "elastic_net"
     runtime_params = ("progress",)
 
+    needs_areas = True
+
     def __init__(self, l1_ratio: float = 0.9, n_alphas: int = 40, n_folds: int = 5, alpha_rule: str = "one_se",
                  n_subsamples: int = 50, threshold: float = 0.6, refit: str = "ordinal_logit", random_state: int = 0,
                  progress: bool = False) -> None:
@@ -98,10 +100,6 @@ class ElasticNetSelection(LbmEstimator):
         self.refit = refit
         self.random_state = random_state
         self.progress = progress
-
-    def fit_data(self, data) -> "ElasticNetSelection":
-        return self.fit(data.indicators, data.response, controls=data.controls, sample_weight=data.weight,
-                        groups=data.cluster, areas=data.areas)
 
     def fit(self, X: pd.DataFrame, y: np.ndarray, *, controls: pd.DataFrame | None = None,
             sample_weight: np.ndarray | None = None, groups: np.ndarray | None = None,

@@ -94,15 +94,13 @@ class Multilevel(LbmEstimator):
     family = "multilevel"
     runtime_params = ("progress",)
 
+    needs_areas = True
+
     def __init__(self, method: str = "bfgs", reml: bool = True, max_iter: int = 200, progress: bool = False) -> None:
         self.method = method
         self.reml = reml
         self.max_iter = max_iter
         self.progress = progress
-
-    def fit_data(self, data) -> "Multilevel":
-        return self.fit(data.indicators, data.response, controls=data.controls, sample_weight=data.weight,
-                        groups=data.cluster, areas=data.areas)
 
     def fit(self, X: pd.DataFrame, y: np.ndarray, *, controls: pd.DataFrame | None = None,
             sample_weight: np.ndarray | None = None, groups: np.ndarray | None = None,

@@ -94,13 +94,11 @@ class SpatialExtras:
 class _SpatialFamily(LbmEstimator):
     """Shared aggregation, graph and diagnostics of the two spatial families."""
 
+    needs_areas = True
+
     def __init__(self, min_respondents: int = 10, k_neighbours: int = 6) -> None:
         self.min_respondents = min_respondents
         self.k_neighbours = k_neighbours
-
-    def fit_data(self, data):
-        return self.fit(data.indicators, data.response, controls=data.controls, sample_weight=data.weight,
-                        groups=data.cluster, areas=data.areas)
 
     def fit(self, X: pd.DataFrame, y: np.ndarray, *, controls: pd.DataFrame | None = None,
             sample_weight: np.ndarray | None = None, groups: np.ndarray | None = None,
