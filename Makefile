@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 WORLD := data/world-small-seed0
 EXPORT := exports/ordinal_logit
 
-.PHONY: install demo test test-fast bench params clean
+.PHONY: install browser demo test test-fast bench params clean
 
 $(VENV)/.installed: pyproject.toml uv.lock
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
@@ -30,7 +30,12 @@ demo: install $(WORLD)/cells.parquet
 	@echo "Audit report : $(EXPORT)/report.html (open it in a browser)"
 	@echo "MLflow UI    : $(VENV)/bin/mlflow ui --backend-store-uri sqlite:///mlruns.db  (then open http://127.0.0.1:5000)"
 
-test: install
+# the report tests open the pages in Debian's Chromium: installed with apt when it is missing
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+test: install browser
 	$(PY) -m pytest -q -n 2 --dist loadfile
 
 test-fast: install
