@@ -9,18 +9,18 @@ minimum counts); no respondent-level data exists in any of these files.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
+from lbm_model.audit import AUDIT_FILE
 from lbm_model.dimensions import DIMENSIONS
 from lbm_model.frozen import read_frozen_model
+from lbm_model.inputs import file_sha256
 
 REPORT_FILE = "report.html"
-AUDIT_FILE = "audit.json"
 TABLE_ROWS = 15
 
 
@@ -35,10 +35,6 @@ class EvidenceItem:
     n_rows: int | None = None
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def _table_html(frame: pd.DataFrame) -> str:
     return frame.head(TABLE_ROWS).to_html(index=False, border=0, classes="table", float_format=lambda v: f"{v:.4g}",
                                           na_rep="suppressed")
@@ -51,7 +47,7 @@ def evidence_item(model_dir: Path, rel: str, recorded_sha256: str | None) -> Evi
     path = model_dir / rel
     if not path.is_file():
         return EvidenceItem(rel, "missing")
-    if recorded_sha256 is not None and _sha256(path) != recorded_sha256:
+    if recorded_sha256 is not None and file_sha256(path) != recorded_sha256:
         return EvidenceItem(rel, "changed")
     if path.suffix == ".png":
         return EvidenceItem(rel, "figure", figure=file_data_uri(path))
@@ -66,7 +62,7 @@ def _audit(model_dir: Path, content: dict) -> tuple[dict | None, str]:
     if not path.is_file():
         return None, "no audit.json beside model.json: this model records no methodology checks"
     recorded = (content.get("audit") or {}).get("sha256")
-    actual = _sha256(path)
+    actual = file_sha256(path)
     if recorded is None:
         return json.loads(path.read_text(encoding="utf-8")), "model.json records no audit: audit.json is unverified"
     if recorded != actual:
