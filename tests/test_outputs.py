@@ -202,7 +202,8 @@ def test_compare_lists_the_buurten_entering_and_leaving_each_selection(model, ot
     done = lbm("compare", str(model), str(other_model), "--cells", cells, "--year", "2020", "--out", str(tmp_path / "cmp"))
     assert done.returncode == 0, done.stderr
     selections = pd.read_csv(tmp_path / "cmp" / "selections.csv", dtype={"buurt_code": str})
-    for selection, file in (("onvoldoende_buurt", "onvoldoende_buurten.csv"), ("under_pressure", "under_pressure.csv")):
+    for selection, file in (("onvoldoende_buurt", "onvoldoende_buurten.csv"), ("under_pressure", "under_pressure.csv"),
+                            ("aandachtsbuurt", "aandachtsbuurten.csv")):
         old, new = (set(pd.read_csv(tmp_path / n / file, dtype={"buurt_code": str})["buurt_code"]) for n in ("old", "new"))
         rows = selections[selections["selection"] == selection]
         for status, expected in (("enters", new - old), ("leaves", old - new), ("stays", old & new)):
@@ -218,4 +219,118 @@ def test_compare_lists_the_buurten_entering_and_leaving_each_selection(model, ot
     done = lbm("compare", str(model), str(model), "--cells", cells, "--year", "2020", "--out", str(tmp_path / "self"))
     assert done.returncode == 0, done.stderr
     stable = json.loads((tmp_path / "self" / "summary.json").read_text())["published_outputs"]
-    assert all(s["enters"] == s["leaves"] == 0 and s["stays"] == s["old"] > 0 for s in stable.values())
+    assert all(s["enters"] == s["leaves"] == 0 and s["stays"] == s["old"] for s in stable.values())
+    assert all(stable[name]["old"] > 0 for name in ("onvoldoende_buurt", "under_pressure", "aandachtsbuurt"))
+
+
+def scored_years(model, cells_path, tmp_path):
+    """`lbm score` of every year with buurt tables: (cell scores with households and area codes, published buurten
+    with their area class, class thresholds)."""
+    done = lbm("score", "--model", str(model), "--cells", str(cells_path), "--out", str(tmp_path / "s.parquet"),
+               "--aggregate", "buurt")
+    assert done.returncode == 0, done.stderr
+    thresholds = np.array(json.loads((model / "model.json").read_text())["content"]["classes"]["thresholds"])
+    cells = pd.read_parquet(cells_path)
+    scores = pd.read_parquet(tmp_path / "s.parquet").merge(
+        cells[["cell_id", "year", "buurt_code", "gemeente_code", "households"]], on=["cell_id", "year"], validate="one_to_one")
+    buurten = pd.read_parquet(tmp_path / "s_buurt.parquet").query("~suppressed").copy()
+    buurten["class"] = (buurten["score"].to_numpy()[:, None] >= thresholds[None, :]).sum(axis=1) + 1
+    return scores, buurten, thresholds
+
+
+def test_aandachtsbuurten_equal_an_independent_computation_from_lbm_score(model, small_world, tmp_path):
+    """At best zwak in >= 3 measurements, onvoldoende parts, onv among the lowest 20% of buurten, >= 1000
+    residents (primer, section 3), recomputed from `lbm score`'s cell scores and protected buurt tables."""
+    cells = small_world / "cells.parquet"
+    done = lbm("outputs", str(model), "--cells", str(cells), "--out", str(tmp_path / "out"))
+    assert done.returncode == 0, done.stderr
+    scores, buurten, _ = scored_years(model, cells, tmp_path)
+    latest = scores[scores["year"] == 2020]
+    onv = latest.assign(w=latest["onv"] * latest["households"]).groupby("buurt_code")[["w", "households"]].sum()
+    onv = (onv["w"] / onv["households"])[onv["households"] > 0]
+    cutoff = np.quantile(onv, 0.2)
+    low_years = buurten[buurten["class"] <= 4].groupby("buurt_code")["year"].nunique()
+    published = buurten[buurten["year"] == 2020].set_index("buurt_code")
+    onvoldoende = published[["households_class_1", "households_class_2", "households_class_3"]].sum(axis=1)
+    expected = {code for code in published.index
+                if low_years.get(code, 0) >= 3 and onvoldoende[code] >= 1 and onv[code] <= cutoff
+                and published.loc[code, "households"] * 2.13 >= 1000}
+    got = pd.read_csv(tmp_path / "out" / "aandachtsbuurten.csv", dtype={"buurt_code": str, "gemeente_code": str})
+    assert set(got["buurt_code"]) == expected and len(expected) > 5
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())["aandachtsbuurten"]
+    assert summary["buurten"] == len(expected) and summary["gemeenten"] == got["gemeente_code"].nunique()
+    assert got["onv_cutoff"].iloc[0] == pytest.approx(cutoff, rel=1e-9)
+
+
+def test_veerkracht_combinations_equal_an_independent_computation_and_find_planted_low_resilience(model, small_world,
+                                                                                                  tmp_path):
+    """Eight buurten get 10 points more vulnerable residents and every onv indicator at its worst 2nd/98th
+    percentile in 2020: they fall in 'weinig veerkracht'. Every buurt's three factors and map group equal a
+    computation from the cells' composition columns and `lbm score`'s buurt tables of 2014 and 2020."""
+    from lbm_model.frozen import read_frozen_model
+
+    cells = pd.read_parquet(small_world / "cells.parquet")
+    document = read_frozen_model(model)
+    big = cells.query("year == 2020").groupby("buurt_code")["households"].sum()
+    planted = list(big[big > 300].sample(8, random_state=5).index)
+    rows = (cells["year"] == 2020) & cells["buurt_code"].isin(planted)
+    cells.loc[rows, "benefit_dependence_share"] += 0.10
+    for entry in document["content"]["indicators"]:
+        if entry["dimension"] == "onv":
+            low, high = cells[entry["name"]].quantile([0.02, 0.98])
+            cells.loc[rows, entry["name"]] = low if entry["weight"] > 0 else high
+    cells.to_parquet(tmp_path / "cells.parquet", index=False)
+    done = lbm("outputs", str(model), "--cells", str(tmp_path / "cells.parquet"), "--out", str(tmp_path / "out"))
+    assert done.returncode == 0, done.stderr
+    got = pd.read_csv(tmp_path / "out" / "veerkracht.csv", dtype={"buurt_code": str}).set_index("buurt_code")
+    assert (got.loc[planted, "map_group"] == "weinig veerkracht").all()
+    assert (got.loc[planted, "vulnerable_development"] == "toename").all()
+
+    scores, buurten, thresholds = scored_years(model, tmp_path / "cells.parquet", tmp_path)
+    width = np.diff(thresholds).mean()
+    index = cells.assign(v=(cells["benefit_dependence_share"] + cells["migration_background_share"]) * cells["households"])
+    index = index.groupby(["year", "buurt_code"])[["v", "households"]].sum()
+    vulnerable = (index["v"] / index["households"]).unstack(0)
+    latest = scores[scores["year"] == 2020]
+    national = (latest["onv"] * latest["households"]).sum() / latest["households"].sum()
+    onv = buurten.pivot(index="buurt_code", columns="year", values="onv").dropna(subset=[2014, 2020])
+    expected = {}
+    for code in onv.index:
+        dv = vulnerable.loc[code, 2020] - vulnerable.loc[code, 2014]
+        dev = "afname" if dv < -0.01 else "toename" if dv > 0.01 else "gelijk"
+        relative, change = onv.loc[code, 2020] - national, onv.loc[code, 2020] - onv.loc[code, 2014]
+        level = "veel problemen" if relative < -0.5 * width else "problemen" if relative < 0 else "weinig problemen"
+        trend = "verbetering" if change > 0.25 * width else "verslechtering" if change < -0.25 * width else "gelijk"
+        expected[code] = (dev, level, trend)
+    assert set(got.index) == set(expected)
+    assert {code: tuple(r) for code, r in got[["vulnerable_development", "nuisance_level", "nuisance_development"]]
+            .iterrows()} == expected
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())["veerkracht"]
+    assert summary["computed"] and summary["map_groups"]["weinig veerkracht"]["buurten"] == \
+        (got["map_group"] == "weinig veerkracht").sum() >= 8
+    assert sum(summary["combinations"].values()) == len(got)
+
+
+def test_without_composition_columns_veerkracht_is_not_computed_and_the_output_says_why(model, small_world):
+    from lbm_model.frozen import read_frozen_model
+    from lbm_model.outputs import default_settings, published_outputs
+    from lbm_model.report.outputs import output_files
+
+    cells = pd.read_parquet(small_world / "cells.parquet").drop(columns=["benefit_dependence_share"])
+    result = published_outputs(read_frozen_model(model), cells, 2020, default_settings(), file="cells.parquet")
+    files = output_files(result)
+    assert "veerkracht.csv" not in files and "aandachtsbuurten.csv" in files
+    summary = json.loads(files["summary.json"])["veerkracht"]
+    assert summary["computed"] is False
+    assert summary["reason"].startswith("composition column(s) benefit_dependence_share absent from cells.parquet")
+
+
+def test_missing_composition_values_are_refused_naming_column_and_rows(small_world):
+    from lbm_model.errors import ContractError
+    from lbm_model.veerkracht import vulnerable_index
+
+    cells = pd.read_parquet(small_world / "cells.parquet")
+    cells.loc[[3, 7], "migration_background_share"] = np.nan
+    with pytest.raises(ContractError, match=r"cells.parquet: column 'migration_background_share': missing or "
+                                            r"non-numeric values in 2 rows \(rows 4, 8\)"):
+        vulnerable_index(cells, ("benefit_dependence_share", "migration_background_share"), [2014, 2020], "cells.parquet")

@@ -1,9 +1,10 @@
 """The published outputs under any frozen model (primer, section 3): households and shares per class
 nationally and per gemeente group (G4, G40, rest), the onvoldoende buurten, the risers and fallers
-(stijgers en dalers) among weak or insufficient buurten with the dimension that drove them, and the
-buurten structurally under pressure (size, severity, duration).
+(stijgers en dalers) among weak or insufficient buurten with the dimension that drove them, the
+buurten structurally under pressure (size, severity, duration), the aandachtsbuurten typology and the
+resilience (veerkracht) combinations (veerkracht.py; only where composition columns are present).
 
-Settings (gemeente groups by CBS code, the onvoldoende-buurt and riser/faller criteria) live in
+Settings (gemeente groups by CBS code, the criteria of every selection) live in
 conf/published_outputs.yaml. Every table respects disclosure control: area rows come only from areas
 that ``lbm score``'s protected tables publish, and a group below the minimum gets no figures.
 """
@@ -22,9 +23,36 @@ from lbm_model.classes import CLASS_LABELS, N_CLASSES, assign_classes
 from lbm_model.compare import develop_model
 from lbm_model.errors import ConfigError, ContractError, describe_rows
 from lbm_model.scoring import DEFAULT_MIN_HOUSEHOLDS, CompiledScorer, aggregate_all, area_figures, score_cells, select_years
+from lbm_model.veerkracht import Veerkracht, VeerkrachtSettings, veerkracht
 
 GROUPS: tuple[str, ...] = ("G4", "G40", "rest")
 SETTINGS_FILE = "published_outputs.yaml"
+
+
+@dataclass(frozen=True)
+class AandachtSettings:
+    """The aandachtsbuurten typology (conf: aandachtsbuurten): at best zwak (area class <= ``max_class``) in at
+    least ``min_measurements`` measurements, at least ``min_onvoldoende_households`` households in parts scoring
+    onvoldoende or lower, the onv dimension in the lowest ``insecurity_quantile`` of the country's buurten, and
+    at least ``min_residents`` residents."""
+
+    max_class: int = 4
+    min_measurements: int = 3
+    min_onvoldoende_households: float = 1.0
+    insecurity_quantile: float = 0.2
+    min_residents: float = 1000.0
+
+    @classmethod
+    def from_dict(cls, raw: dict, source: str) -> "AandachtSettings":
+        settings = cls(int(raw["max_class"]), int(raw["min_measurements"]), float(raw["min_onvoldoende_households"]),
+                       float(raw["insecurity_quantile"]), float(raw["min_residents"]))
+        if not (1 <= settings.max_class <= N_CLASSES and settings.min_measurements >= 1
+                and settings.min_onvoldoende_households > 0 and 0 < settings.insecurity_quantile < 1
+                and settings.min_residents > 0):
+            raise ConfigError(f"{source}: aandachtsbuurten = {raw}; expected max_class 1..{N_CLASSES}, "
+                              "min_measurements >= 1, min_onvoldoende_households > 0, insecurity_quantile in (0, 1) "
+                              "and min_residents > 0.")
+        return settings
 
 
 @dataclass(frozen=True)
@@ -42,6 +70,8 @@ class OutputSettings:
     pressure_min_onvoldoende_share: float = 0.2
     pressure_min_households: float = 250.0
     groups_source: str = field(default=f"conf/{SETTINGS_FILE}")
+    aandacht: AandachtSettings = field(default_factory=AandachtSettings)
+    veerkracht: VeerkrachtSettings = field(default_factory=VeerkrachtSettings)
 
     @classmethod
     def from_dict(cls, raw: dict, source: str) -> "OutputSettings":
@@ -51,12 +81,17 @@ class OutputSettings:
             settings = cls(groups, int(onv["max_class"]), float(onv["min_residents"]), float(onv["persons_per_household"]),
                            int(moves["weak_max_class"]), float(moves["min_change_class_widths"]),
                            int(pressure["max_class"]), int(pressure["min_measurements"]),
-                           float(pressure["min_onvoldoende_share"]), float(pressure["min_households"]), source)
+                           float(pressure["min_onvoldoende_share"]), float(pressure["min_households"]), source,
+                           AandachtSettings.from_dict(raw["aandachtsbuurten"], source),
+                           VeerkrachtSettings.from_dict(raw["veerkracht"], source))
         except (KeyError, TypeError, ValueError) as exc:
             raise ConfigError(f"{source}: missing or malformed setting ({exc}); expected groups.G4, groups.G40, "
                               "onvoldoende_buurt.{max_class, min_residents, persons_per_household}, "
-                              "risers_fallers.{weak_max_class, min_change_class_widths} and under_pressure.{max_class, "
-                              "min_measurements, min_onvoldoende_share, min_households}.") from None
+                              "risers_fallers.{weak_max_class, min_change_class_widths}, under_pressure.{max_class, "
+                              "min_measurements, min_onvoldoende_share, min_households}, aandachtsbuurten.{max_class, "
+                              "min_measurements, min_onvoldoende_households, insecurity_quantile, min_residents} and "
+                              "veerkracht.{vulnerable_columns, years_back, vulnerable_equal_band, "
+                              "level_cuts_class_widths, trend_equal_class_widths}.") from None
         settings.validate(source)
         return settings
 
@@ -163,29 +198,75 @@ def risers_and_fallers(document: dict, cells: pd.DataFrame, year_from: int, year
     return moved.sort_values(["change", "buurt_code"], kind="mergesort").reset_index(drop=True)
 
 
-def under_pressure(document: dict, cells: pd.DataFrame, year: int, settings: OutputSettings, *, file: str,
-                   min_households: int) -> pd.DataFrame:
-    """Published buurten structurally under pressure in ``year``: zwak or lower (area class) in at least
-    ``min_measurements`` of the years up to ``year`` in which they are published (duration), at least
-    ``min_onvoldoende_share`` of households in parts scoring onvoldoende or lower in ``year`` (severity), and
-    at least ``min_households`` households in ``year`` (size). Every year is scored with the same model."""
+@dataclass(frozen=True, eq=False)
+class BuurtSeries:
+    """Every year up to the published one scored with one model: the scored cells and the published rows of each
+    year's protected buurt tables, with their area class."""
+
+    scored: pd.DataFrame
+    buurten: pd.DataFrame
+    thresholds: np.ndarray
+
+    @property
+    def class_width(self) -> float:
+        return float(np.diff(self.thresholds).mean())
+
+    def low_measurements(self, max_class: int) -> pd.Series:
+        """Per buurt, in how many years it is published with an area class <= ``max_class``."""
+        low = self.buurten["class"] <= max_class
+        return low.groupby(self.buurten["buurt_code"]).sum().rename("measurements_low")
+
+    def parents(self) -> pd.DataFrame:
+        return self.scored[["buurt_code", "wijk_code", "gemeente_code"]].drop_duplicates("buurt_code").set_index("buurt_code")
+
+
+def buurt_series(document: dict, cells: pd.DataFrame, year: int, *, file: str, min_households: int) -> BuurtSeries:
+    """Score every year of ``cells`` up to ``year`` with the frozen model and protect each year's buurt table."""
     scorer = CompiledScorer.from_document(document)
     years = sorted(y for y in cells["year"].unique().tolist() if y <= year)
     scored = score_cells(scorer, select_years(cells, years, file), file)
     tables = [aggregate_all(part, min_households=min_households)["buurt"] for _, part in scored.groupby("year")]
-    buurten = pd.concat(tables, ignore_index=True).loc[lambda t: ~t["suppressed"]]
+    buurten = pd.concat(tables, ignore_index=True).loc[lambda t: ~t["suppressed"]].copy()
     buurten["class"] = assign_classes(buurten["score"].to_numpy(), scorer.thresholds)
-    low = (buurten["class"] <= settings.pressure_max_class).groupby(buurten["buurt_code"]).sum().rename("measurements_low")
+    return BuurtSeries(scored, buurten, np.asarray(scorer.thresholds))
+
+
+def under_pressure(series: BuurtSeries, year: int, settings: OutputSettings) -> pd.DataFrame:
+    """Published buurten structurally under pressure in ``year``: zwak or lower (area class) in at least
+    ``min_measurements`` of the years up to ``year`` in which they are published (duration), at least
+    ``min_onvoldoende_share`` of households in parts scoring onvoldoende or lower in ``year`` (severity), and
+    at least ``min_households`` households in ``year`` (size). Every year is scored with the same model."""
+    buurten = series.buurten
     latest = buurten[buurten["year"] == year].set_index("buurt_code")
     onv = latest[[f"households_class_{c}" for c in range(1, settings.onvoldoende_max_class + 1)]].sum(axis=1)
     out = pd.DataFrame({"households": latest["households"], "score": latest["score"], "class": latest["class"],
-                        "share_onvoldoende": onv / latest["households"]}).join(low)
-    parents = scored[["buurt_code", "wijk_code", "gemeente_code"]].drop_duplicates("buurt_code").set_index("buurt_code")
-    out = out.join(parents).rename_axis("buurt_code").reset_index()
+                        "share_onvoldoende": onv / latest["households"]}).join(series.low_measurements(settings.pressure_max_class))
+    out = out.join(series.parents()).rename_axis("buurt_code").reset_index()
     chosen = ((out["measurements_low"] >= settings.pressure_min_measurements)
               & (out["share_onvoldoende"] >= settings.pressure_min_onvoldoende_share)
               & (out["households"] >= settings.pressure_min_households))
     return out[chosen].sort_values("buurt_code").reset_index(drop=True)
+
+
+def aandachtsbuurten(series: BuurtSeries, year: int, settings: OutputSettings) -> pd.DataFrame:
+    """Published buurten of the aandachtsbuurten typology in ``year`` (primer, section 3; seeds: Kamerbrief
+    annex on Leefbaarheid in Nederland 2018, type 2): at best zwak in at least ``min_measurements`` measurements,
+    onvoldoende parts, insecurity (the onv dimension) among the lowest ``insecurity_quantile`` of all buurten
+    with households in ``year`` (a national cut-off, computed before suppression), at least ``min_residents``
+    residents (households x persons_per_household)."""
+    a = settings.aandacht
+    in_year = series.scored[series.scored["year"] == year]
+    everyone = area_figures(in_year, "buurt").loc[lambda t: t["households"] > 0]
+    cutoff = float(np.quantile(everyone["onv"], a.insecurity_quantile))
+    latest = series.buurten[series.buurten["year"] == year].set_index("buurt_code")
+    onvoldoende = latest[[f"households_class_{c}" for c in range(1, settings.onvoldoende_max_class + 1)]].sum(axis=1)
+    out = pd.DataFrame({"households": latest["households"], "residents": latest["households"] * settings.persons_per_household,
+                        "score": latest["score"], "class": latest["class"], "onv": latest["onv"],
+                        "households_onvoldoende": onvoldoende}).join(series.low_measurements(a.max_class))
+    out = out.join(series.parents()).rename_axis("buurt_code").reset_index()
+    chosen = ((out["measurements_low"] >= a.min_measurements) & (out["households_onvoldoende"] >= a.min_onvoldoende_households)
+              & (out["onv"] <= cutoff) & (out["residents"] >= a.min_residents))
+    return out[chosen].assign(onv_cutoff=cutoff).sort_values("buurt_code").reset_index(drop=True)
 
 
 @dataclass(frozen=True, eq=False)
@@ -201,6 +282,8 @@ class PublishedOutputs:
     n_onvoldoende: int
     movers: pd.DataFrame | None
     pressure: pd.DataFrame
+    aandacht: pd.DataFrame
+    veerkracht: Veerkracht
 
     def summary(self) -> dict:
         shares = {}
@@ -223,6 +306,13 @@ class PublishedOutputs:
                                  "max_class": s.pressure_max_class, "min_measurements": s.pressure_min_measurements,
                                  "min_onvoldoende_share": s.pressure_min_onvoldoende_share,
                                  "min_households": s.pressure_min_households}
+        a = s.aandacht
+        out["aandachtsbuurten"] = {"buurten": int(len(self.aandacht)), "gemeenten": int(self.aandacht["gemeente_code"].nunique()),
+                                   "households": float(self.aandacht["households"].sum()), "max_class": a.max_class,
+                                   "min_measurements": a.min_measurements,
+                                   "min_onvoldoende_households": a.min_onvoldoende_households,
+                                   "insecurity_quantile": a.insecurity_quantile, "min_residents": a.min_residents}
+        out["veerkracht"] = self.veerkracht.summary(s.veerkracht)
         if self.movers is not None:
             counts = self.movers["direction"].value_counts()
             out["risers_fallers"] = {"year_from": self.year_from, "year_to": self.year,
@@ -241,22 +331,28 @@ def published_outputs(document: dict, cells: pd.DataFrame, year: int, settings: 
     risers and fallers between ``year_from`` and ``year``."""
     if year_from is not None and year_from >= year:
         raise ConfigError(f"--from {year_from} --year {year}: expected an earlier year for the risers and fallers.")
-    scorer = CompiledScorer.from_document(document)
-    scored = score_cells(scorer, select_years(cells, [year], file), file)
+    series = buurt_series(document, cells, year, file=file, min_households=min_households)
+    scored = series.scored[series.scored["year"] == year]
     buurt_table = aggregate_all(scored, min_households=min_households)["buurt"]
     listed, count = onvoldoende_buurten(scored, buurt_table, settings)
     movers = None if year_from is None else risers_and_fallers(document, cells, year_from, year, settings, file=file,
                                                                min_households=min_households)
-    pressure = under_pressure(document, cells, year, settings, file=file, min_households=min_households)
+    resilience = veerkracht(cells, series.scored, series.buurten, year, series.class_width, settings.veerkracht, file)
     return PublishedOutputs(document["content"]["model_version"], int(year), year_from, settings,
-                            group_classes(scored, settings.groups, min_households), listed, count, movers, pressure)
+                            group_classes(scored, settings.groups, min_households), listed, count, movers,
+                            under_pressure(series, year, settings), aandachtsbuurten(series, year, settings), resilience)
 
 
-SELECTIONS: tuple[str, ...] = ("onvoldoende_buurt", "under_pressure")
+SELECTIONS: tuple[str, ...] = ("onvoldoende_buurt", "under_pressure", "aandachtsbuurt", "weinig_veerkracht")
 
 
 def _selection(outputs: PublishedOutputs, name: str) -> set[str]:
-    frame = outputs.onvoldoende if name == "onvoldoende_buurt" else outputs.pressure
+    if name == "weinig_veerkracht":
+        table = outputs.veerkracht.buurten
+        frame = table[table["map_group"] == "weinig veerkracht"] if table is not None else pd.DataFrame(columns=["buurt_code"])
+    else:
+        frame = {"onvoldoende_buurt": outputs.onvoldoende, "under_pressure": outputs.pressure,
+                 "aandachtsbuurt": outputs.aandacht}[name]
     return set(frame["buurt_code"].astype(str))
 
 
