@@ -36,10 +36,16 @@ def lbm(*argv: str) -> subprocess.CompletedProcess:
 
 
 def test_transitions_and_shares_equal_independent_counts_from_lbm_score(models, small_world):
+    """Also: --groups replaces the gemeente groups of the published outputs (here one G40 gemeente made the G4)."""
     cells = small_world / "cells.parquet"
+    (models / "groups.csv").write_text("gemeente_code,group\nGM0167,G4\nGM0480,G40\n")
     done = lbm("compare", str(models / "old"), str(models / "new"), "--cells", str(cells), "--year", "2020",
-               "--out", str(models / "cmp"))
+               "--out", str(models / "cmp"), "--groups", str(models / "groups.csv"))
     assert done.returncode == 0, done.stderr
+    groups = pd.read_csv(models / "cmp" / "published_groups.csv").groupby("group")[["households_old", "households_new"]].sum()
+    in_2020 = pd.read_parquet(cells).query("year == 2020")
+    assert (groups.loc["G4"] == in_2020.query("gemeente_code == 'GM0167'")["households"].sum()).all()
+    assert (groups.loc["G40"] == in_2020.query("gemeente_code == 'GM0480'")["households"].sum()).all()
     for name in ("old", "new"):
         scored = lbm("score", "--model", str(models / name), "--cells", str(cells), "--year", "2020",
                      "--out", str(models / f"{name}.parquet"), "--aggregate", "buurt")
@@ -68,6 +74,34 @@ def test_transitions_and_shares_equal_independent_counts_from_lbm_score(models, 
     assert set(movers["driving_dimension"]) <= {"fys", "won", "vrz", "soc", "onv"}
 
 
+def test_no_suppressed_area_appears_in_any_table_map_or_page_of_the_comparison(models, small_world):
+    """Against `lbm score`'s own protected buurt table (written by the test above): every area code in the
+    comparison's CSVs is published, no suppressed buurt code is in the page, and the class-change map paints
+    exactly the cells with at least 10 households in published buurten (all others blank)."""
+    from lbm_model.compare import compare_models
+    from lbm_model.frozen import read_frozen_model
+    from lbm_model.report.maps import class_change_raster
+
+    buurten = pd.read_parquet(models / "old_buurt.parquet")
+    published, hidden = set(buurten.loc[~buurten["suppressed"], "buurt_code"]), set(buurten.loc[buurten["suppressed"], "buurt_code"])
+    assert hidden
+    for path in (models / "cmp").glob("*.csv"):
+        table = pd.read_csv(path, dtype=str)
+        if "buurt_code" in table:
+            assert set(table["buurt_code"]) <= published, path.name
+    html = (models / "cmp" / "report.html").read_text(encoding="utf-8")
+    assert not [code for code in hidden if code in html]
+
+    cells = pd.read_parquet(small_world / "cells.parquet").query("year == 2020")
+    comparison = compare_models(read_frozen_model(models / "old"), read_frozen_model(models / "new"), cells, 2020)
+    grid, (left, _, _, top) = class_change_raster(comparison.cell_classes, comparison.published_buurten, 10)
+    rows, columns = np.nonzero(np.isfinite(grid))
+    painted = set(zip(np.round(left + 50 + 100 * columns), np.round(top - 50 - 100 * rows)))
+    allowed = cells[(cells["households"] >= 10) & cells["buurt_code"].isin(published)]
+    assert painted == set(zip(allowed["x"].round(), allowed["y"].round()))
+    assert 0 < len(painted) < len(cells)
+
+
 def test_a_model_compared_with_itself_changes_nothing(models, small_world):
     done = lbm("compare", str(models / "old"), str(models / "old"), "--cells", str(small_world / "cells.parquet"),
                "--out", str(models / "self"))
@@ -81,11 +115,15 @@ def test_a_model_compared_with_itself_changes_nothing(models, small_world):
     assert all(figures["share_changing_class"] == 0 for figures in summary["levels"].values())
 
 
-def test_the_comparison_report_renders_offline_in_chromium(models, tmp_path):
+def test_the_comparison_report_renders_offline_in_chromium_and_holds_no_respondent_id(models, small_world, tmp_path):
     page = render(models / "cmp" / "report.html", tmp_path / "compare.png")
     assert page.errors == [] and page.external_requests == []
-    assert len(page.images_loaded) == 4 and all(page.images_loaded)
+    assert len(page.images_loaded) == 6 and all(page.images_loaded)      # 4 transition heatmaps, 2 maps
     assert not page.blank()
+    html = (models / "cmp" / "report.html").read_text(encoding="utf-8")
+    assert "map: class change per 100 m cell" in html and "map: buurten entering and leaving each selection" in html
+    ids = pd.read_parquet(small_world / "survey.parquet", columns=["respondent_id"])["respondent_id"].astype(str)
+    assert not [i for i in ids if i in html]
 
 
 def test_a_file_as_output_directory_is_refused_with_nothing_written(models, small_world, tmp_path):
@@ -95,6 +133,12 @@ def test_a_file_as_output_directory_is_refused_with_nothing_written(models, smal
                "--out", str(target))
     assert done.returncode == 2 and "is a file; expected a directory" in done.stderr and "Traceback" not in done.stderr
     assert target.read_text() == "keep me"
+    bad = tmp_path / "groups.csv"
+    bad.write_text("gemeente_code,group\nGM0363,G4\nGM0363,G40\n")
+    done = lbm("compare", str(models / "old"), str(models / "new"), "--cells", str(small_world / "cells.parquet"),
+               "--groups", str(bad), "--out", str(tmp_path / "cmp"))
+    assert done.returncode == 2 and "Traceback" not in done.stderr and not (tmp_path / "cmp").exists()
+    assert "column 'gemeente_code': duplicated codes" in done.stderr and "rows 1, 2" in done.stderr
 
 
 def test_a_planted_decline_shows_as_the_largest_fallers_driven_by_its_dimension(models, small_world, tmp_path):

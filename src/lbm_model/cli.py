@@ -382,6 +382,8 @@ def compare(
                                            "and report.html.")],
     year: Annotated[Optional[int], typer.Option(help="The year to compare. Default: the latest year in the cells.")] = None,
     movers: Annotated[int, typer.Option(help="How many of the largest risers and fallers per area level.")] = 20,
+    groups: Annotated[Optional[Path], typer.Option(help="municipality_groups.csv (gemeente_code,group). Default: the "
+                                                        "one beside the cells file, else conf/published_outputs.yaml.")] = None,
 ) -> None:
     """What replacing OLD by NEW changes: class transitions in households (cells, buurten, wijken, gemeenten),
     households per class, the largest movers and the dimension that drove them, shifts per dimension."""
@@ -396,13 +398,13 @@ def compare(
             raise LbmError(f"{out}: is a file; expected a directory for the comparison. Nothing was written.")
         if movers < 1:
             raise LbmError(f"--movers {movers}: expected a whole number >= 1.")
+        settings = settings_for(cells, groups)
         documents = read_frozen_model(old), read_frozen_model(new)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             table = read_table(cells)
             chosen = int(year if year is not None else table["year"].max())
             comparison = compare_models(*documents, table, chosen, file=str(cells), n_movers=movers)
-            settings = settings_for(cells)
             published = tuple(published_outputs(d, table, chosen, settings, file=str(cells)) for d in documents)
         _show_warnings(caught)
         write_comparison(comparison, out, published)

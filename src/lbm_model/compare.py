@@ -75,9 +75,13 @@ class VersionComparison:
     shares: pd.DataFrame                       # households and shares per class under each model (cells)
     movers: dict[str, pd.DataFrame]            # per area level: the largest risers and fallers (published areas)
     dimension_shifts: pd.DataFrame             # household-weighted mean of each dimension under each model
+    cell_classes: pd.DataFrame                 # per cell: x, y, buurt_code, households, class_old, class_new (not published)
+    published_buurten: frozenset[str]          # buurten lbm score publishes in this year (the same under both models)
+    min_households: int = DEFAULT_MIN_HOUSEHOLDS
 
     def summary(self) -> dict:
         return {"year": self.year, "old_model": self.old_version, "new_model": self.new_version,
+                "min_households": self.min_households,
                 "levels": {level: {"units_weighted_by": "households", "households": t.total_households,
                                    "share_changing_class": t.share_changed, "score_correlation": t.score_correlation}
                            for level, t in self.levels.items()},
@@ -147,8 +151,14 @@ def compare_models(old_document: dict, new_document: dict, cells: pd.DataFrame, 
         "mean_old": [float(np.average(before[d], weights=households)) for d in DIMENSION_KEYS],
         "mean_new": [float(np.average(after[d], weights=households)) for d in DIMENSION_KEYS]})
     dimension_shifts["change"] = dimension_shifts["mean_new"] - dimension_shifts["mean_old"]
+    where = before[["cell_id"]].merge(cells[["cell_id", "x", "y"]], on="cell_id", how="left", validate="one_to_one")
+    cell_classes = pd.DataFrame({"x": where["x"].to_numpy(float), "y": where["y"].to_numpy(float),
+                                 "buurt_code": before["buurt_code"].astype(str).to_numpy(), "households": households,
+                                 "class_old": before["class"].to_numpy(), "class_new": after["class"].to_numpy()})
+    published = frozenset(old_tables["buurt"].loc[~old_tables["buurt"]["suppressed"], "buurt_code"].astype(str))
     return VersionComparison(int(year), old_document["content"]["model_version"],
-                             new_document["content"]["model_version"], levels, shares, movers, dimension_shifts)
+                             new_document["content"]["model_version"], levels, shares, movers, dimension_shifts,
+                             cell_classes, published, min_households)
 
 
 @dataclass(frozen=True, eq=False)

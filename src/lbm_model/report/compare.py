@@ -41,7 +41,8 @@ def comparison_files(comparison: VersionComparison,
                      published: tuple[PublishedOutputs, PublishedOutputs] | None = None) -> dict[str, str]:
     """File name -> text of every output of a comparison (CSV tables, summary.json, report.html); with
     ``published`` (the published outputs under the old and the new model) also the selections' stability."""
-    from lbm_model.outputs import group_changes, selection_changes, stability
+    from lbm_model.outputs import SELECTIONS, group_changes, selection_changes, stability
+    from lbm_model.report.maps import class_change_map, selections_map
 
     from jinja2 import Environment, PackageLoader, select_autoescape
 
@@ -57,6 +58,10 @@ def comparison_files(comparison: VersionComparison,
         files[f"movers_{level}.csv"] = movers.to_csv(index=False, lineterminator="\n")
     summary = comparison.summary()
     tables = {}
+    rule = (f"cells with fewer than {comparison.min_households} households or in a suppressed buurt are not drawn")
+    maps = {"class change per 100 m cell": data_uri(class_change_map(
+        comparison.cell_classes, comparison.published_buurten, comparison.min_households,
+        f"class under {comparison.new_version} minus class under {comparison.old_version}, {comparison.year}; {rule}"))}
     if published is not None:
         groups, selections = group_changes(*published), selection_changes(*published)
         files["published_groups.csv"] = groups.to_csv(index=False, lineterminator="\n")
@@ -64,13 +69,16 @@ def comparison_files(comparison: VersionComparison,
         summary["published_outputs"] = stability(*published)
         tables = {"groups": groups.to_html(index=False, border=0, float_format=lambda v: f"{v:.4g}"),
                   "selections": selections[selections["status"] != "stays"].to_html(index=False, border=0)}
+        maps["buurten entering and leaving each selection"] = data_uri(selections_map(
+            comparison.cell_classes, selections, comparison.published_buurten, comparison.min_households, SELECTIONS,
+            f"published buurten by selection, {comparison.year} (drawn on their cells; {rule})"))
     files["summary.json"] = json.dumps(summary, indent=2, sort_keys=True) + "\n"
     environment = Environment(loader=PackageLoader("lbm_model.report", "templates"),
                               autoescape=select_autoescape(["html", "j2"]), trim_blocks=True, lstrip_blocks=True)
     heatmaps = {level: data_uri(transition_heatmap(t.households, f"{level}: households by class, {comparison.year}"))
                 for level, t in comparison.levels.items()}
     files["report.html"] = environment.get_template("compare.html.j2").render(
-        summary=summary, heatmaps=heatmaps,
+        summary=summary, heatmaps=heatmaps, maps=maps,
         shares=comparison.shares.to_html(index=False, border=0, float_format=lambda v: f"{v:.4g}"),
         shifts=comparison.dimension_shifts.to_html(index=False, border=0, float_format=lambda v: f"{v:.4f}"),
         movers={level: m.to_html(index=False, border=0, float_format=lambda v: f"{v:.4f}")
