@@ -96,10 +96,16 @@ def test_without_a_groups_file_the_real_cbs_codes_in_conf_are_used(model, small_
     """The synthetic world gives its four largest gemeenten the real G4 codes, so conf's G4 finds them."""
     from lbm_model.outputs import default_settings
 
+    from conftest import ROOT
+
     settings = default_settings()
     codes = list(settings.groups)
     assert len(codes) == len(set(codes)) == 44 and all(len(c) == 6 and c.startswith("GM") for c in codes)
     assert sorted(c for c, g in settings.groups.items() if g == "G4") == ["GM0344", "GM0363", "GM0518", "GM0599"]
+    # the G40 of the LBM 2020 report: members before Amstelveen joined (tests/reference/README.md names the sources)
+    reference = pd.read_csv(ROOT / "tests" / "reference" / "g4_g40_gemeenten.csv", dtype=str, keep_default_na=False)
+    members = reference[reference["member_from"] < "2022-07-01"]
+    assert settings.groups == dict(zip(members["gemeente_code"], members["group"]))
     shutil.copy(small_world / "cells.parquet", tmp_path / "cells.parquet")
     done = lbm("outputs", str(model), "--cells", str(tmp_path / "cells.parquet"), "--year", "2020", "--out",
                str(tmp_path / "out"))
