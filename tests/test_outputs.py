@@ -67,6 +67,18 @@ def test_published_outputs_equal_an_independent_computation_from_lbm_score(model
     # the synthetic G4 has more onvoldoende households than the G40 (the world's polarisation), as published
     assert summary["groups"]["G4"]["onvoldoende_or_lower"] > summary["groups"]["G40"]["onvoldoende_or_lower"]
 
+    # the page: renders offline in Chromium with its figure, lists no suppressed buurt and no respondent id
+    from browser import render
+
+    page = render(tmp_path / "out" / "report.html", tmp_path / "outputs.png")
+    assert page.errors == [] and page.external_requests == [] and page.images_loaded == [True] and not page.blank()
+    html = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    hidden = pd.read_parquet(tmp_path / "s_buurt.parquet").query("suppressed")["buurt_code"]
+    assert len(hidden) and not [code for code in hidden if code in html]
+    ids = pd.read_parquet(small_world / "survey.parquet", columns=["respondent_id"])["respondent_id"].astype(str)
+    assert not [i for i in ids if i in html]
+    assert f"<p>{summary['onvoldoende_buurten']['count']} buurten where at least 100.0" in html
+
 
 def test_buurten_under_pressure_equal_an_independent_computation_from_lbm_score(model, small_world, tmp_path):
     """Duration, severity and size recomputed from `lbm score`'s protected buurt tables of every year."""
@@ -329,6 +341,7 @@ def test_without_composition_columns_veerkracht_is_not_computed_and_the_output_s
     summary = json.loads(files["summary.json"])["veerkracht"]
     assert summary["computed"] is False
     assert summary["reason"].startswith("composition column(s) benefit_dependence_share absent from cells.parquet")
+    assert "Not computed: composition column(s) benefit_dependence_share absent from cells.parquet" in files["report.html"]
 
 
 def test_missing_composition_values_are_refused_naming_column_and_rows(small_world):

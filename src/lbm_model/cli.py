@@ -456,7 +456,8 @@ def outputs(
     model: Annotated[Path, typer.Argument(help="Frozen model directory (or its model.json).")],
     cells: Annotated[Path, typer.Option(help="Cells table (Parquet or CSV).")],
     out: Annotated[Path, typer.Option(help="Directory for groups.csv, onvoldoende_buurten.csv, under_pressure.csv, "
-                                           "risers_fallers.csv and summary.json.")],
+                                           "aandachtsbuurten.csv, veerkracht.csv, risers_fallers.csv, summary.json "
+                                           "and report.html.")],
     year: Annotated[Optional[int], typer.Option(help="The year published. Default: the latest year in the cells.")] = None,
     year_from: Annotated[Optional[int], typer.Option("--from", help="Earlier year for the risers and fallers. Default: "
                                                                     "the measurement before --year, if any.")] = None,
@@ -493,7 +494,7 @@ def outputs(
                   f"{summary['onvoldoende_buurten']['count']} onvoldoende buurten, "
                   f"{summary['under_pressure']['buurten']} buurten structurally under pressure"
                   + (f", {moves['risers']} risers and {moves['fallers']} fallers since {first}" if moves else "")
-                  + f"; written to {escape(str(out))}", highlight=False, soft_wrap=True)
+                  + f"; report {escape(str(out / 'report.html'))}", highlight=False, soft_wrap=True)
 
 
 @app.command()
