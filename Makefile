@@ -24,11 +24,12 @@ demo: install $(WORLD)/cells.parquet
 	$(VENV)/bin/lbm-experiment
 	$(VENV)/bin/lbm score --model $(EXPORT) --cells $(WORLD)/cells.parquet --out $(EXPORT)/scores.parquet --aggregate buurt,wijk,gemeente
 	$(VENV)/bin/lbm verify $(EXPORT)
+	$(VENV)/bin/lbm report $(EXPORT)
 	@echo
 	@echo "Frozen model : $(EXPORT)/model.json"
 	@echo "Cell scores  : $(EXPORT)/scores.parquet (areas: $(EXPORT)/scores_{buurt,wijk,gemeente}.parquet)"
-	@echo "Audit report : $(EXPORT)/report.html (open it in a browser)"
 	@echo "MLflow UI    : $(VENV)/bin/mlflow ui --backend-store-uri sqlite:///mlruns.db  (then open http://127.0.0.1:5000)"
+	@echo "Audit report : $(EXPORT)/report.html (open it in a browser)"
 
 # the report tests open the pages in Debian's Chromium: installed with apt when it is missing
 browser:
