@@ -80,14 +80,23 @@ def test_published_outputs_equal_an_independent_computation_from_lbm_score(model
     assert f"<p>{summary['onvoldoende_buurten']['count']} buurten where at least 100.0" in html
 
 
-def test_buurten_under_pressure_equal_an_independent_computation_from_lbm_score(model, small_world, tmp_path):
-    """Duration, severity and size recomputed from `lbm score`'s protected buurt tables of every year."""
+@pytest.fixture(scope="module")
+def every_year(model, small_world, tmp_path_factory):
+    """`lbm outputs` with its defaults (2020, risers and fallers since 2018) and `lbm score` of every year with the
+    buurt tables, on the small world: the directory holding out/, s.parquet and s_buurt.parquet."""
+    tmp = tmp_path_factory.mktemp("every-year")
     cells = small_world / "cells.parquet"
-    done = lbm("outputs", str(model), "--cells", str(cells), "--out", str(tmp_path / "out"))
+    done = lbm("outputs", str(model), "--cells", str(cells), "--out", str(tmp / "out"))
     assert done.returncode == 0, done.stderr
-    scored = lbm("score", "--model", str(model), "--cells", str(cells), "--out", str(tmp_path / "s.parquet"),
+    scored = lbm("score", "--model", str(model), "--cells", str(cells), "--out", str(tmp / "s.parquet"),
                  "--aggregate", "buurt")
     assert scored.returncode == 0, scored.stderr
+    return tmp
+
+
+def test_buurten_under_pressure_equal_an_independent_computation_from_lbm_score(model, every_year):
+    """Duration, severity and size recomputed from `lbm score`'s protected buurt tables of every year."""
+    tmp_path = every_year
     buurten = pd.read_parquet(tmp_path / "s_buurt.parquet").query("~suppressed").copy()
     thresholds = np.array(json.loads((model / "model.json").read_text())["content"]["classes"]["thresholds"])
     buurten["class"] = (buurten["score"].to_numpy()[:, None] >= thresholds[None, :]).sum(axis=1) + 1
@@ -230,6 +239,12 @@ def test_compare_lists_the_buurten_entering_and_leaving_each_selection(model, ot
     groups = pd.read_csv(tmp_path / "cmp" / "published_groups.csv")
     for name in ("old", "new"):
         assert (groups[f"households_{name}"].to_numpy() == pd.read_csv(tmp_path / name / "groups.csv")["households"]).all()
+    headline = pd.read_csv(tmp_path / "cmp" / "published_headline.csv").set_index("figure")
+    for name in ("old", "new"):
+        alone = json.loads((tmp_path / name / "summary.json").read_text())
+        assert headline.loc["onvoldoende buurten", name] == alone["onvoldoende_buurten"]["count"]
+        assert headline.loc["aandachtsbuurten: buurten", name] == alone["aandachtsbuurten"]["buurten"]
+        assert headline.loc["under pressure: households", name] == alone["under_pressure"]["households"]
     page = render(tmp_path / "cmp" / "report.html", tmp_path / "cmp.png")
     assert page.errors == [] and page.external_requests == [] and not page.blank()
     assert "Buurten entering or leaving a selection" in (tmp_path / "cmp" / "report.html").read_text()
@@ -241,12 +256,13 @@ def test_compare_lists_the_buurten_entering_and_leaving_each_selection(model, ot
     assert all(stable[name]["old"] > 0 for name in ("onvoldoende_buurt", "under_pressure", "aandachtsbuurt"))
 
 
-def scored_years(model, cells_path, tmp_path):
-    """`lbm score` of every year with buurt tables: (cell scores with households and area codes, published buurten
-    with their area class, class thresholds)."""
-    done = lbm("score", "--model", str(model), "--cells", str(cells_path), "--out", str(tmp_path / "s.parquet"),
-               "--aggregate", "buurt")
-    assert done.returncode == 0, done.stderr
+def scored_years(model, cells_path, tmp_path, score: bool = True):
+    """`lbm score` of every year with buurt tables (unless ``score`` is False: already in ``tmp_path``): (cell scores
+    with households and area codes, published buurten with their area class, class thresholds)."""
+    if score:
+        done = lbm("score", "--model", str(model), "--cells", str(cells_path), "--out", str(tmp_path / "s.parquet"),
+                   "--aggregate", "buurt")
+        assert done.returncode == 0, done.stderr
     thresholds = np.array(json.loads((model / "model.json").read_text())["content"]["classes"]["thresholds"])
     cells = pd.read_parquet(cells_path)
     scores = pd.read_parquet(tmp_path / "s.parquet").merge(
@@ -256,19 +272,15 @@ def scored_years(model, cells_path, tmp_path):
     return scores, buurten, thresholds
 
 
-def test_aandachtsbuurten_equal_an_independent_computation_from_lbm_score(model, small_world, tmp_path):
-    """At best zwak in >= 3 measurements, onvoldoende parts, onv among the lowest 20% of buurten, >= 1000
-    residents (primer, section 3), recomputed from `lbm score`'s cell scores and protected buurt tables."""
-    cells = small_world / "cells.parquet"
-    done = lbm("outputs", str(model), "--cells", str(cells), "--out", str(tmp_path / "out"))
-    assert done.returncode == 0, done.stderr
-    scores, buurten, _ = scored_years(model, cells, tmp_path)
-    latest = scores[scores["year"] == 2020]
-    onv = latest.assign(w=latest["onv"] * latest["households"]).groupby("buurt_code")[["w", "households"]].sum()
-    onv = (onv["w"] / onv["households"])[onv["households"] > 0]
-    cutoff = np.quantile(onv, 0.2)
-    low_years = buurten[buurten["class"] <= 4].groupby("buurt_code")["year"].nunique()
+def test_aandachtsbuurten_equal_an_independent_computation_from_lbm_score(model, small_world, every_year):
+    """At best zwak in >= 3 measurements, onvoldoende parts, onv among the lowest 20% of published buurten,
+    >= 1000 residents (primer, section 3), recomputed from `lbm score`'s protected buurt tables."""
+    tmp_path = every_year
+    scores, buurten, _ = scored_years(model, small_world / "cells.parquet", tmp_path, score=False)
     published = buurten[buurten["year"] == 2020].set_index("buurt_code")
+    onv = published["onv"]
+    cutoff = np.quantile(onv, 0.2)             # among published buurten (else a hidden one's score could leak)
+    low_years = buurten[buurten["class"] <= 4].groupby("buurt_code")["year"].nunique()
     onvoldoende = published[["households_class_1", "households_class_2", "households_class_3"]].sum(axis=1)
     expected = {code for code in published.index
                 if low_years.get(code, 0) >= 3 and onvoldoende[code] >= 1 and onv[code] <= cutoff
@@ -309,7 +321,7 @@ def test_veerkracht_combinations_equal_an_independent_computation_and_find_plant
     index = cells.assign(v=(cells["benefit_dependence_share"] + cells["migration_background_share"]) * cells["households"])
     index = index.groupby(["year", "buurt_code"])[["v", "households"]].sum()
     vulnerable = (index["v"] / index["households"]).unstack(0)
-    latest = scores[scores["year"] == 2020]
+    latest = buurten[buurten["year"] == 2020]                 # the national mean of the published buurten
     national = (latest["onv"] * latest["households"]).sum() / latest["households"].sum()
     onv = buurten.pivot(index="buurt_code", columns="year", values="onv").dropna(subset=[2014, 2020])
     expected = {}

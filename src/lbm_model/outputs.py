@@ -251,14 +251,16 @@ def under_pressure(series: BuurtSeries, year: int, settings: OutputSettings) -> 
 def aandachtsbuurten(series: BuurtSeries, year: int, settings: OutputSettings) -> pd.DataFrame:
     """Published buurten of the aandachtsbuurten typology in ``year`` (primer, section 3; seeds: Kamerbrief
     annex on Leefbaarheid in Nederland 2018, type 2): at best zwak in at least ``min_measurements`` measurements,
-    onvoldoende parts, insecurity (the onv dimension) among the lowest ``insecurity_quantile`` of all buurten
-    with households in ``year`` (a national cut-off, computed before suppression), at least ``min_residents``
-    residents (households x persons_per_household)."""
+    onvoldoende parts, insecurity (the onv dimension) among the lowest ``insecurity_quantile`` of the country's
+    published buurten in ``year``, at least ``min_residents``
+    residents (households x persons_per_household).
+
+    The national cut-off is a quantile of the *published* buurten's onv scores: a quantile over all buurten would
+    be a figure derived from suppressed ones (it interpolates between two buurten's values), so it could give a
+    hidden buurt's score away."""
     a = settings.aandacht
-    in_year = series.scored[series.scored["year"] == year]
-    everyone = area_figures(in_year, "buurt").loc[lambda t: t["households"] > 0]
-    cutoff = float(np.quantile(everyone["onv"], a.insecurity_quantile))
     latest = series.buurten[series.buurten["year"] == year].set_index("buurt_code")
+    cutoff = float(np.quantile(latest["onv"], a.insecurity_quantile))
     onvoldoende = latest[[f"households_class_{c}" for c in range(1, settings.onvoldoende_max_class + 1)]].sum(axis=1)
     out = pd.DataFrame({"households": latest["households"], "residents": latest["households"] * settings.persons_per_household,
                         "score": latest["score"], "class": latest["class"], "onv": latest["onv"],
@@ -337,7 +339,7 @@ def published_outputs(document: dict, cells: pd.DataFrame, year: int, settings: 
     listed, count = onvoldoende_buurten(scored, buurt_table, settings)
     movers = None if year_from is None else risers_and_fallers(document, cells, year_from, year, settings, file=file,
                                                                min_households=min_households)
-    resilience = veerkracht(cells, series.scored, series.buurten, year, series.class_width, settings.veerkracht, file)
+    resilience = veerkracht(cells, series.buurten, year, series.class_width, settings.veerkracht, file)
     return PublishedOutputs(document["content"]["model_version"], int(year), year_from, settings,
                             group_classes(scored, settings.groups, min_households), listed, count, movers,
                             under_pressure(series, year, settings), aandachtsbuurten(series, year, settings), resilience)

@@ -6,7 +6,7 @@ update, section 3.4 and annex A, in ../shared/seeds) cross three three-level fac
 - the development of the share of vulnerable residents between two years: afname, gelijk, toename
   (the index is the sum of the vulnerable groups' shares, not corrected for overlap);
 - the level of nuisance and insecurity (the LBM dimension ``onv``) in the later year against the national
-  mean: veel problemen, problemen, weinig problemen;
+  mean (of the published buurten): veel problemen, problemen, weinig problemen;
 - its development between the two years: verbetering, gelijk, verslechtering;
 
 27 combinations, grouped for the maps into: a decrease of vulnerable residents, no change in them, an increase
@@ -118,12 +118,13 @@ def classify(vulnerable_change: np.ndarray, onv_relative: np.ndarray, onv_change
     return out
 
 
-def veerkracht(cells: pd.DataFrame, scored: pd.DataFrame, buurten: pd.DataFrame, year: int, class_width: float,
+def veerkracht(cells: pd.DataFrame, buurten: pd.DataFrame, year: int, class_width: float,
                settings: VeerkrachtSettings, file: str) -> Veerkracht:
     """The combinations between ``year - years_back`` and ``year``.
 
-    ``scored`` holds the model's cell scores of (at least) ``year``; ``buurten`` the published rows of the
-    protected buurt tables of every year (``buurt_code``, ``year``, ``households``, ``onv``)."""
+    ``buurten`` holds the published rows of the protected buurt tables of every year (``buurt_code``, ``year``,
+    ``households``, ``onv``). The national mean the level is measured against is their household-weighted mean
+    in ``year``: like every threshold here it derives from published figures only."""
     year_from = year - settings.years_back
     missing = [c for c in settings.vulnerable_columns if c not in cells.columns]
     if missing:
@@ -137,8 +138,7 @@ def veerkracht(cells: pd.DataFrame, scored: pd.DataFrame, buurten: pd.DataFrame,
     first = buurten[buurten["year"] == year_from].set_index("buurt_code")
     last = buurten[buurten["year"] == year].set_index("buurt_code")
     both = last.index.intersection(first.index)                       # published in both years
-    latest = scored[scored["year"] == year]
-    national = float(np.average(latest["onv"], weights=latest["households"]))
+    national = float(np.average(last["onv"], weights=last["households"]))     # from published buurten only
     factors = classify((wide.loc[both, year] - wide.loc[both, year_from]).to_numpy(),
                        (last.loc[both, "onv"] - national).to_numpy(), (last.loc[both, "onv"] - first.loc[both, "onv"]).to_numpy(),
                        settings, class_width)

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from lbm_model.compare import Development, VersionComparison
 from lbm_model.outputs import PublishedOutputs
@@ -35,6 +36,27 @@ def transition_heatmap(table: np.ndarray, title: str) -> bytes:
     axis.set_ylabel("class under the old model")
     axis.set_title(title, fontsize=8)
     return png_bytes(figure)
+
+
+def published_headline(old: PublishedOutputs, new: PublishedOutputs) -> pd.DataFrame:
+    """The headline figure of every published output under both models, one row per figure."""
+    def figures(outputs: PublishedOutputs) -> dict[str, float | None]:
+        summary = outputs.summary()
+        out = {}
+        for group, shares in summary["groups"].items():
+            for key in ("onvoldoende_or_lower", "zwak_or_lower", "goed_or_better", "zeer_goed_or_better"):
+                out[f"{group}: share of households {key.replace('_', ' ')}"] = None if shares is None else shares[key]
+        out["onvoldoende buurten"] = summary["onvoldoende_buurten"]["count"]
+        for name in ("under_pressure", "aandachtsbuurten"):
+            out[f"{name.replace('_', ' ')}: buurten"] = summary[name]["buurten"]
+            out[f"{name.replace('_', ' ')}: households"] = summary[name]["households"]
+        resilience = summary["veerkracht"]
+        for group, counts in (resilience.get("map_groups") or {}).items():
+            out[f"veerkracht {resilience['year_from']}-{resilience['year_to']}: {group} (buurten)"] = counts["buurten"]
+        return out
+
+    before, after = figures(old), figures(new)
+    return pd.DataFrame({"figure": list(before), "old": list(before.values()), "new": [after.get(k) for k in before]})
 
 
 def comparison_files(comparison: VersionComparison,
@@ -67,7 +89,10 @@ def comparison_files(comparison: VersionComparison,
         files["published_groups.csv"] = groups.to_csv(index=False, lineterminator="\n")
         files["selections.csv"] = selections.to_csv(index=False, lineterminator="\n")
         summary["published_outputs"] = stability(*published)
-        tables = {"groups": groups.to_html(index=False, border=0, float_format=lambda v: f"{v:.4g}"),
+        headline = published_headline(*published)
+        files["published_headline.csv"] = headline.to_csv(index=False, lineterminator="\n")
+        tables = {"headline": headline.to_html(index=False, border=0, float_format=lambda v: f"{v:.4g}", na_rep="suppressed"),
+                  "groups": groups.to_html(index=False, border=0, float_format=lambda v: f"{v:.4g}"),
                   "selections": selections[selections["status"] != "stays"].to_html(index=False, border=0)}
         maps["buurten entering and leaving each selection"] = data_uri(selections_map(
             comparison.cell_classes, selections, comparison.published_buurten, comparison.min_households, SELECTIONS,
