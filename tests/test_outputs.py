@@ -94,6 +94,21 @@ def every_year(model, small_world, tmp_path_factory):
     return tmp
 
 
+def test_no_table_of_lbm_outputs_lists_a_buurt_that_lbm_score_suppresses(every_year):
+    """Every buurt code in every CSV and on the page is one `lbm score` publishes in 2020 (primary and
+    complementary suppression)."""
+    buurten = pd.read_parquet(every_year / "s_buurt.parquet").query("year == 2020")
+    published, hidden = set(buurten.loc[~buurten["suppressed"], "buurt_code"]), set(buurten.loc[buurten["suppressed"], "buurt_code"])
+    assert hidden
+    tables = [path for path in (every_year / "out").glob("*.csv") if "buurt_code" in pd.read_csv(path, nrows=0).columns]
+    assert {p.name for p in tables} >= {"onvoldoende_buurten.csv", "under_pressure.csv", "aandachtsbuurten.csv",
+                                         "veerkracht.csv", "risers_fallers.csv"}
+    for path in tables:
+        assert set(pd.read_csv(path, dtype={"buurt_code": str})["buurt_code"]) <= published, path.name
+    html = (every_year / "out" / "report.html").read_text(encoding="utf-8")
+    assert not [code for code in hidden if code in html]
+
+
 def test_buurten_under_pressure_equal_an_independent_computation_from_lbm_score(model, every_year):
     """Duration, severity and size recomputed from `lbm score`'s protected buurt tables of every year."""
     tmp_path = every_year
