@@ -71,7 +71,8 @@ def test_published_outputs_equal_an_independent_computation_from_lbm_score(model
     from browser import render
 
     page = render(tmp_path / "out" / "report.html", tmp_path / "outputs.png")
-    assert page.errors == [] and page.external_requests == [] and page.images_loaded == [True] and not page.blank()
+    assert page.errors == [] and page.external_requests == [] and not page.blank()
+    assert page.images_loaded == [True, True, True]       # group shares, selections map, veerkracht map
     html = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
     hidden = pd.read_parquet(tmp_path / "s_buurt.parquet").query("suppressed")["buurt_code"]
     assert len(hidden) and not [code for code in hidden if code in html]
@@ -369,6 +370,7 @@ def test_without_composition_columns_veerkracht_is_not_computed_and_the_output_s
     assert summary["computed"] is False
     assert summary["reason"].startswith("composition column(s) benefit_dependence_share absent from cells.parquet")
     assert "Not computed: composition column(s) benefit_dependence_share absent from cells.parquet" in files["report.html"]
+    assert 'id="map-selections"' in files["report.html"] and 'id="map-veerkracht"' not in files["report.html"]
 
 
 def test_missing_composition_values_are_refused_naming_column_and_rows(small_world):

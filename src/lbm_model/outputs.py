@@ -286,6 +286,9 @@ class PublishedOutputs:
     pressure: pd.DataFrame
     aandacht: pd.DataFrame
     veerkracht: Veerkracht
+    positions: pd.DataFrame | None = None      # cells of the year: x, y, buurt_code, households (for maps only)
+    published_buurten: frozenset[str] = frozenset()
+    min_households: int = DEFAULT_MIN_HOUSEHOLDS
 
     def summary(self) -> dict:
         shares = {}
@@ -342,7 +345,16 @@ def published_outputs(document: dict, cells: pd.DataFrame, year: int, settings: 
     resilience = veerkracht(cells, series.buurten, year, series.class_width, settings.veerkracht, file)
     return PublishedOutputs(document["content"]["model_version"], int(year), year_from, settings,
                             group_classes(scored, settings.groups, min_households), listed, count, movers,
-                            under_pressure(series, year, settings), aandachtsbuurten(series, year, settings), resilience)
+                            under_pressure(series, year, settings), aandachtsbuurten(series, year, settings), resilience,
+                            _positions(cells, year), frozenset(buurt_table.loc[~buurt_table["suppressed"], "buurt_code"].astype(str)),
+                            min_households)
+
+
+def _positions(cells: pd.DataFrame, year: int) -> pd.DataFrame:
+    """Where the cells of ``year`` lie, for the maps (no figure of a cell is kept)."""
+    rows = cells[cells["year"] == year]
+    return pd.DataFrame({"x": rows["x"].to_numpy(float), "y": rows["y"].to_numpy(float),
+                         "buurt_code": rows["buurt_code"].astype(str).to_numpy(), "households": rows["households"].to_numpy()})
 
 
 SELECTIONS: tuple[str, ...] = ("onvoldoende_buurt", "under_pressure", "aandachtsbuurt", "weinig_veerkracht")

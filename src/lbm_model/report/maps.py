@@ -75,12 +75,16 @@ def class_change_map(cells: pd.DataFrame, published_buurten, min_households: int
 
 
 SELECTION_COLOURS = {"stays": "#2166ac", "enters": "#1a9850", "leaves": "#d73027", "not selected": "#e0e0e0"}
+MEMBER_COLOURS = {"selected": "#b2182b", "not selected": "#e0e0e0"}
+VEERKRACHT_COLOURS = {"afname kwetsbare bewoners": "#525252", "kwetsbare bewoners gelijk": "#bdbdbd",
+                      "toename, overlast en onveiligheid gelijk": "#fd8d3c", "veerkracht": "#6a51a3",
+                      "weinig veerkracht": "#cb181d", "not shown": "#f0f0f0"}
 
 
-def selections_map(cells: pd.DataFrame, selections: pd.DataFrame, published_buurten, min_households: int,
-                   names: tuple[str, ...], title: str) -> bytes:
-    """One panel per selection: the drawable cells of each published buurt coloured by whether the buurt stays in,
-    enters or leaves the selection (or is in it under neither model)."""
+def buurt_panels_map(cells: pd.DataFrame, panels: dict[str, pd.Series], colours: dict[str, str], published_buurten,
+                     min_households: int, title: str, fallback: str) -> bytes:
+    """One panel per entry of ``panels`` (title -> buurt code -> category): the drawable cells of each published
+    buurt painted in its category's colour (``fallback`` for buurten the series leaves out)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -90,25 +94,36 @@ def selections_map(cells: pd.DataFrame, selections: pd.DataFrame, published_buur
 
     from lbm_model.report.figures import png_bytes
 
-    statuses = list(SELECTION_COLOURS)
-    cmap = ListedColormap(list(SELECTION_COLOURS.values()))
+    categories = list(colours)
+    cmap = ListedColormap(list(colours.values()))
     shown = drawable(cells, published_buurten, min_households)
-    columns = 2
-    rows = int(np.ceil(len(names) / columns))
-    figure, axes = plt.subplots(rows, columns, figsize=(7.5, 3.6 * rows), squeeze=False)
-    for axis, name in zip(axes.flat, names):
-        status = selections[selections["selection"] == name].set_index("buurt_code")["status"]
-        code = cells["buurt_code"].astype(str).map(status).fillna("not selected").map(statuses.index).to_numpy()
+    columns = 2 if len(panels) > 1 else 1
+    rows = int(np.ceil(len(panels) / columns))
+    figure, axes = plt.subplots(rows, columns, figsize=(3.75 * columns, 3.6 * rows + 0.4), squeeze=False)
+    for axis, (name, category) in zip(axes.flat, panels.items()):
+        code = cells["buurt_code"].astype(str).map(category).fillna(fallback).map(categories.index).to_numpy()
         grid, extent = raster(cells["x"], cells["y"], code, shown)
-        axis.imshow(np.ma.masked_invalid(grid), cmap=cmap, vmin=-0.5, vmax=len(statuses) - 0.5, extent=extent,
+        axis.imshow(np.ma.masked_invalid(grid), cmap=cmap, vmin=-0.5, vmax=len(categories) - 0.5, extent=extent,
                     interpolation="nearest")
         _axes_off(axis, extent)
-        counts = status.value_counts()
-        axis.set_title(f"{name}: {counts.get('enters', 0)} enter, {counts.get('leaves', 0)} leave, "
-                       f"{counts.get('stays', 0)} stay", fontsize=7)
-    for axis in list(axes.flat)[len(names):]:
+        axis.set_title(name, fontsize=7)
+    for axis in list(axes.flat)[len(panels):]:
         axis.axis("off")
-    figure.legend(handles=[Patch(color=c, label=s) for s, c in SELECTION_COLOURS.items()], fontsize=7, ncol=4,
+    figure.legend(handles=[Patch(color=c, label=k) for k, c in colours.items()], fontsize=7, ncol=3,
                   loc="lower center", frameon=False)
     figure.suptitle(title, fontsize=8)
+    figure.subplots_adjust(bottom=0.12)
     return png_bytes(figure)
+
+
+def selections_map(cells: pd.DataFrame, selections: pd.DataFrame, published_buurten, min_households: int,
+                   names: tuple[str, ...], title: str) -> bytes:
+    """One panel per selection: the drawable cells of each published buurt coloured by whether the buurt stays in,
+    enters or leaves the selection (or is in it under neither model)."""
+    panels = {}
+    for name in names:
+        status = selections[selections["selection"] == name].set_index("buurt_code")["status"]
+        counts = status.value_counts()
+        panels[f"{name}: {counts.get('enters', 0)} enter, {counts.get('leaves', 0)} leave, "
+               f"{counts.get('stays', 0)} stay"] = status
+    return buurt_panels_map(cells, panels, SELECTION_COLOURS, published_buurten, min_households, title, "not selected")

@@ -73,8 +73,33 @@ def render_outputs_report(outputs: PublishedOutputs) -> str:
     environment = Environment(loader=PackageLoader("lbm_model.report", "templates"),
                               autoescape=select_autoescape(["html", "j2"]), trim_blocks=True, lstrip_blocks=True)
     return environment.get_template("outputs.html.j2").render(
-        summary=summary, headline=_html(headline), tables=tables,
+        summary=summary, headline=_html(headline), tables=tables, maps=outputs_maps(outputs),
         figure=data_uri(group_shares_figure(outputs.groups, outputs.year)))
+
+
+def outputs_maps(outputs: PublishedOutputs) -> dict[str, str]:
+    """The selections and the veerkracht map groups as maps of 100 m squares (data URIs), drawn under the
+    disclosure rule of report/maps.py; none without the cells' positions."""
+    from lbm_model.report.figures import data_uri
+    from lbm_model.report.maps import MEMBER_COLOURS, VEERKRACHT_COLOURS, buurt_panels_map
+
+    if outputs.positions is None:
+        return {}
+    rule = f"cells with fewer than {outputs.min_households} households or in a suppressed buurt are not drawn"
+    member = {f"{name} ({len(frame)} buurten)": pd.Series("selected", index=frame["buurt_code"].astype(str).to_numpy())
+              for name, frame in (("onvoldoende buurten", outputs.onvoldoende), ("under pressure", outputs.pressure),
+                                  ("aandachtsbuurten", outputs.aandacht))}
+    args = (outputs.published_buurten, outputs.min_households)
+    maps = {"selections": data_uri(buurt_panels_map(outputs.positions, member, MEMBER_COLOURS, *args,
+                                                    f"published buurten in each selection, {outputs.year}; {rule}",
+                                                    "not selected"))}
+    resilience = outputs.veerkracht
+    if resilience.buurten is not None:
+        groups = resilience.buurten.set_index(resilience.buurten["buurt_code"].astype(str))["map_group"]
+        maps["veerkracht"] = data_uri(buurt_panels_map(
+            outputs.positions, {f"veerkracht {resilience.year_from}-{resilience.year_to}": groups}, VEERKRACHT_COLOURS,
+            *args, f"map groups of published buurten (published in both years); {rule}", "not shown"))
+    return maps
 
 
 def write_outputs(outputs: PublishedOutputs, out: str | Path) -> list[Path]:
