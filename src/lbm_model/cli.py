@@ -378,8 +378,8 @@ def compare(
     new: Annotated[Path, typer.Argument(help="The candidate frozen model (directory or model.json).")],
     cells: Annotated[Path, typer.Option(help="Cells table (Parquet or CSV) both models score.")],
     out: Annotated[Path, typer.Option(help="Directory for transitions*.csv, shares.csv, movers_*.csv, "
-                                           "dimension_shifts.csv, published_groups.csv, published_headline.csv, selections.csv, summary.json "
-                                           "and report.html.")],
+                                           "dimension_shifts.csv, published_groups.csv, published_headline.csv, "
+                                           "selections.csv, summary.json and report.html.")],
     year: Annotated[Optional[int], typer.Option(help="The year to compare. Default: the latest year in the cells.")] = None,
     movers: Annotated[int, typer.Option(help="How many of the largest risers and fallers per area level.")] = 20,
     groups: Annotated[Optional[Path], typer.Option(help="municipality_groups.csv (gemeente_code,group). Default: the "
