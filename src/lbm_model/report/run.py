@@ -71,6 +71,19 @@ def _audit(model_dir: Path, content: dict) -> tuple[dict | None, str]:
     return json.loads(path.read_text(encoding="utf-8")), f"audit.json is the one model.json records ({actual[:12]})"
 
 
+def combined_components(content: dict) -> dict | None:
+    """For a combined model: the rule and each component's part per dimension (HTML table), else None."""
+    extras = content["estimator"].get("extras") or {}
+    if "contributions_by_dimension" not in extras:
+        return None
+    frame = pd.DataFrame([{"dimension": key, "judgement model part": parts["judgement"],
+                           "behaviour model part": parts["behaviour"], "sum |judgement part|": parts["judgement_abs"],
+                           "sum |behaviour part|": parts["behaviour_abs"]}
+                          for key, parts in extras["contributions_by_dimension"].items()])
+    return {"rule": content["estimator"]["scale_rule"], "judgement_family": extras["judgement"]["family"],
+            "table_html": frame.to_html(index=False, border=0, classes="table", float_format=lambda v: f"{v:.4g}")}
+
+
 def run_report_context(model_dir: Path) -> dict:
     """Everything the run template shows, from the model directory's files."""
     from markdown_it import MarkdownIt
@@ -102,6 +115,7 @@ def run_report_context(model_dir: Path) -> dict:
         "shares": data_uri(class_shares_bars(list(classes["labels"]), list(classes["base_year_household_shares"]),
                                              classes["rule"]["base_year"])),
         "checks": checks,
+        "components": combined_components(content),
         "checks_config": json.dumps((audit or {}).get("config", {}), indent=2, sort_keys=True),
         "commands": [c for c in (provenance.get("command"),) if c] + [f"lbm verify {model_dir}",
                                                                         f"lbm check {model_dir}",
