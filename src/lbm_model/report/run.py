@@ -84,6 +84,25 @@ def combined_components(content: dict) -> dict | None:
             "table_html": frame.to_html(index=False, border=0, classes="table", float_format=lambda v: f"{v:.4g}")}
 
 
+VALIDATION_DIR = "validation"      # lbm validate MODEL ... --out MODEL_DIR/validation
+
+
+def external_validation(model_dir: Path) -> dict | None:
+    """``lbm validate``'s results when they were written beside the model (not sealed with it), else None."""
+    from lbm_model.report.figures import file_data_uri
+
+    folder = model_dir / VALIDATION_DIR
+    if not (folder / "validation.json").is_file() or not (folder / "summary.csv").is_file():
+        return None
+    summary = pd.read_csv(folder / "summary.csv")
+    shown = summary[[c for c in ("level", "year", "areas", "left_out_few_respondents", "left_out_suppressed", "r",
+                                 "r_corrected", "spearman") if c in summary.columns]]
+    scatter = folder / "scatter.png"
+    return {"table_html": shown.to_html(index=False, border=0, classes="table", float_format=lambda v: f"{v:.3f}",
+                                        na_rep="n/a"),
+            "scatter": file_data_uri(scatter) if scatter.is_file() else None, "folder": f"{VALIDATION_DIR}/"}
+
+
 def run_report_context(model_dir: Path) -> dict:
     """Everything the run template shows, from the model directory's files."""
     from markdown_it import MarkdownIt
@@ -116,6 +135,7 @@ def run_report_context(model_dir: Path) -> dict:
                                              classes["rule"]["base_year"])),
         "checks": checks,
         "components": combined_components(content),
+        "validation": external_validation(model_dir),
         "checks_config": json.dumps((audit or {}).get("config", {}), indent=2, sort_keys=True),
         "commands": [c for c in (provenance.get("command"),) if c] + [f"lbm verify {model_dir}",
                                                                         f"lbm check {model_dir}",
