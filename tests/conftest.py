@@ -122,6 +122,15 @@ def small_inputs(small_world):
 
 
 @pytest.fixture(scope="session")
+def market_inputs(small_world):
+    """The small world's inputs with its transactions table."""
+    from lbm_model.inputs import load_inputs
+
+    w = small_world
+    return load_inputs(w / "cells.parquet", w / "survey.parquet", w / "catalog.yaml", w / "transactions.parquet")
+
+
+@pytest.fixture(scope="session")
 def fitted_ordinal(small_inputs):
     """The production specification on the small world: ordinal logit, clustered by buurt."""
     from lbm_model.estimators import OrdinalLogit

@@ -19,17 +19,10 @@ from lbm_model.classes import ThresholdRule
 from lbm_model.errors import LbmError
 from lbm_model.estimators import FAMILIES, Hedonic
 from lbm_model.frozen import read_frozen_model
-from lbm_model.inputs import load_inputs
 from lbm_model.recalibrate import class_thresholds, fit_model, freeze, select_indicators
 from lbm_model.scoring import CompiledScorer
 
 pytestmark = pytest.mark.slow   # fits, audits and freezes on the small world
-
-
-@pytest.fixture(scope="module")
-def market_inputs(small_world):
-    w = small_world
-    return load_inputs(w / "cells.parquet", w / "survey.parquet", w / "catalog.yaml", w / "transactions.parquet")
 
 
 @pytest.fixture(scope="module")
