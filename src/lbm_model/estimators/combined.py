@@ -8,7 +8,7 @@ the transactions, and combines their weights by the rule ``index_sd_mean``:
 
 1. each component's weights are expressed per standard deviation of its own place index, the
    component weights times the standardised indicators over the rows it was fitted on
-   (respondents, judgement points; transactions, log price): ``w_J / sd_J`` and ``w_B / sd_B``;
+   (respondents, judgement points; transactions, log price; unweighted): ``w_J / sd_J`` and ``w_B / sd_B``;
 2. the combined weights are their weighted mean with ``judgement_share`` and ``behaviour_share``
    (non-negative, summing to 1), times a target sd in judgement points ``T``:
    ``w = judgement_share * T / sd_J * w_J + behaviour_share * T / sd_B * w_B``.
