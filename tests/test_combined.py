@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import subprocess
 
 import numpy as np
 import pandas as pd
@@ -164,4 +165,11 @@ def test_lbm_experiment_model_combined_runs_end_to_end_without_ids(small_world, 
     report = (tmp_path / "exports" / "combined" / "report.html").read_text()
     assert "Judgement and behaviour model" in report
     assert any(f.suffix == ".db" for f in tmp_path.rglob("*"))
+    # lbm check refits it on its recorded inputs, transactions included, and reproduces the audit
+    from conftest import BIN
+
+    recheck = subprocess.run([str(BIN / "lbm"), "check", str(tmp_path / "exports" / "combined"), "--out",
+                              str(tmp_path / "recheck")], capture_output=True, text=True, cwd=tmp_path)
+    assert recheck.returncode == 0, recheck.stderr[-2000:]
+    assert "reproduces the frozen model's audit" in " ".join(recheck.stderr.split())
     assert_no_ids(tmp_path, market_inputs)

@@ -255,6 +255,8 @@ def check(
     cells: Annotated[Optional[Path], typer.Option(help="Training cells, if not at the path the model records.")] = None,
     survey: Annotated[Optional[Path], typer.Option(help="Training survey, if not at the path the model records.")] = None,
     catalog: Annotated[Optional[Path], typer.Option(help="Training catalog, if not at the path the model records.")] = None,
+    transactions: Annotated[Optional[Path], typer.Option(
+        help="Training transactions (hedonic, combined models), if not at the path the model records.")] = None,
     checks_config: Annotated[Optional[str], typer.Option(
         help="Checks config: an option of the package (default, fast) or a YAML file. Default: the one in the model's audit.json.")] = None,
     tracking_uri: Annotated[Optional[str], typer.Option(help="MLflow store for run ids (else MLFLOW_TRACKING_URI, else sqlite:///mlruns.db).")] = None,
@@ -269,7 +271,8 @@ def check(
     from lbm_model.checks.report import print_verdicts
 
     try:
-        outcome = recheck(model, out=out, inputs={"cells": cells, "survey": survey, "catalog": catalog},
+        outcome = recheck(model, out=out, inputs={"cells": cells, "survey": survey, "catalog": catalog,
+                                                  "transactions": transactions},
                           config_path=checks_config, tracking_uri=_tracking_uri(tracking_uri))
     except LbmError as exc:
         _fail(exc)
