@@ -48,7 +48,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 BIN = ROOT / ".venv" / "bin"
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from conftest import tiny_tables, tiny_transactions  # noqa: E402
+from conftest import tiny_reference, tiny_tables, tiny_transactions  # noqa: E402
 
 EXPORT = "out/export"
 SCORES = "out/scores.parquet"
@@ -90,8 +90,8 @@ class Workspace:
 @dataclass(frozen=True)
 class Case:
     id: str
-    input: str                       # cells | survey | transactions | catalog | config | model | output | options
-    command: str                     # lbm-experiment | lbm score | lbm outputs | lbm world
+    input: str                       # cells | survey | transactions | reference | catalog | config | model | output | options
+    command: str                     # lbm-experiment | lbm score | lbm outputs | lbm validate | lbm world
     wrong: str                       # what is wrong, in words, for the catalogue
     prepare: Callable[[Workspace], list[str]]
     expect: str                      # regex the message must match
@@ -133,6 +133,18 @@ def _transactions(change: Callable[[pd.DataFrame], pd.DataFrame | None],
         controls = ["floor_area", "dwelling_type"] if price_controls is None else price_controls
         ws.save_catalog({**ws.catalog, **({"price_controls": controls} if controls else {})})
         return ["model=hedonic", f"data.transactions={ws.paths['transactions']}"]
+    return prepare
+
+
+def _reference(change: Callable[[pd.DataFrame], pd.DataFrame | None],
+               extra: list[str] | None = None) -> Callable[[Workspace], list[str]]:
+    """Valid tiny reference (in/reference.csv) with one thing broken by ``change``, for lbm validate."""
+    def prepare(ws: Workspace) -> list[str]:
+        frame = tiny_reference(ws.cells)
+        changed = change(frame)
+        ws.paths["reference"] = "in/reference.csv"
+        (changed if changed is not None else frame).to_csv(ws.root / ws.paths["reference"], index=False)
+        return list(extra or [])
     return prepare
 
 
@@ -242,6 +254,7 @@ def _alias_bomb() -> str:
 CELLS = "in/cells\\.csv"
 SURVEY = "in/survey\\.csv"
 TRANSACTIONS = "in/transactions\\.csv"
+REFERENCE = "in/reference\\.csv"
 CATALOG = "in/catalog\\.yaml"
 
 CASES: list[Case] = [
@@ -612,6 +625,51 @@ CASES: list[Case] = [
     Case("outputs-groups-missing-column", "options", "lbm outputs", "a groups file without a group column",
          _groups("gemeente_code,kind\nGM0363,G4\n"),
          r"^in/groups\.csv: missing column\(s\) group; expected gemeente_code and group\.$"),
+    # ---- lbm validate (the reference table) -------------------------------------------------------
+    Case("reference-missing-column", "reference", "lbm validate", "the n column is missing",
+         _reference(lambda f: f.drop(columns=["n"])),
+         rf"^{REFERENCE}: missing column\(s\) n; expected the reference columns area_code, level, year, value, n "
+         r"\(docs/data-contract\.md\)\.$"),
+    Case("reference-empty-area-code", "reference", "lbm validate", "a row without an area code",
+         _reference(lambda f: _set(f, 2, "area_code", None)),
+         rf"^{REFERENCE}: column 'area_code': missing or empty values in 1 row \(row 3\); expected a non-empty text code\.$"),
+    Case("reference-unknown-level", "reference", "lbm validate", "level 'street' (not buurt, wijk or gemeente)",
+         _reference(lambda f: _set(f, 4, "level", "street")),
+         rf"^{REFERENCE}: column 'level': unknown levels \('street'\) in 1 row \(row 5\); expected buurt, wijk or gemeente\.$"),
+    Case("reference-value-text", "reference", "lbm validate", "a value written as text",
+         _reference(lambda f: _set(f, 1, "value", "goed")),
+         rf"^{REFERENCE}: column 'value': non-numeric values in 1 row \(row 2\); expected numbers\.$"),
+    Case("reference-value-missing", "reference", "lbm validate", "a missing value",
+         _reference(lambda f: _set(f, 6, "value", float("nan"))),
+         rf"^{REFERENCE}: column 'value': missing, NaN or infinite values in 1 row \(row 7\); expected finite numbers\.$"),
+    Case("reference-n-zero", "reference", "lbm validate", "an area with n = 0 respondents",
+         _reference(lambda f: _set(f, 3, "n", 0)),
+         rf"^{REFERENCE}: column 'n': values out of range in 1 row \(row 4\); expected whole numbers >= 1\.$"),
+    Case("reference-n-not-whole", "reference", "lbm validate", "n = 12.5 respondents",
+         _reference(lambda f: _set(f, 3, "n", 12.5)),
+         rf"^{REFERENCE}: column 'n': non-whole numbers in 1 row \(row 4\); expected whole numbers\.$"),
+    Case("reference-negative-sd", "reference", "lbm validate", "a negative within-area sd",
+         _reference(lambda f: _set(f, 5, "sd", -0.4)),
+         rf"^{REFERENCE}: column 'sd': negative standard deviations in 1 row \(row 6\); expected the within-area standard "
+         r"deviation of the answers, >= 0\.$"),
+    Case("reference-duplicate-area", "reference", "lbm validate", "one area, level and year twice",
+         _reference(lambda f: pd.concat([f, f.iloc[[0]]], ignore_index=True)),
+         rf"^{REFERENCE}: column 'area_code\+level\+year': duplicate values in 1 row \(row 13\); expected each value once\.$"),
+    Case("reference-year-without-cells", "reference", "lbm validate", "a reference year the cells do not have",
+         _reference(lambda f: _set(f, 0, "year", 2016)),
+         rf"^{REFERENCE}: column 'year': reference year\(s\) 2016 have no cells; cells have 2018, 2020 \(1 row \(row 1\)\); "
+         r"expected reference years the cells table covers\.$"),
+    Case("reference-unknown-area", "reference", "lbm validate", "a buurt code the cells table lacks",
+         _reference(lambda f: _set(f, 2, "area_code", "BU99999999")),
+         rf"^{REFERENCE}: column 'area_code\+level\+year': areas \('BU99999999'\) that the cells table does not have at "
+         r"that level in that year in 1 row \(row 3\); expected a buurt_code, wijk_code or gemeente_code"),
+    Case("validate-min-respondents-below-primer", "options", "lbm validate", "--min-respondents 5 without a stated reason",
+         _reference(lambda f: None, ["--min-respondents", "5"]),
+         r"^--min-respondents 5 is below the primer's disclosure minimum of 10; it would publish figures of smaller "
+         r"areas\. If that is intended, state why with --unsafe-disclosure \"reason\" \(recorded with the output\)\.$"),
+    Case("validate-log-run-without-run", "options", "lbm validate", "--log-run model for a model that records no run",
+         _reference(lambda f: None, ["--log-run", "model"]),
+         r"^--log-run model: model records no MLflow run; pass a run id\. Nothing was written\.$"),
     Case("outputs-from-after-year", "options", "lbm outputs", "--from 2020 --year 2018 (risers and fallers backwards)",
          _args("--year", "2018", "--from", "2020"),
          r"^--from 2020 --year 2018: expected an earlier year for the risers and fallers\.$"),
@@ -648,6 +706,9 @@ def command_line(case: Case, ws: Workspace, extra: list[str]) -> list[str]:
         return [str(BIN / "lbm"), "score", *[x for kv in options.items() for x in kv], *rest]
     if case.command == "lbm outputs":
         return [str(BIN / "lbm"), "outputs", "model", "--cells", ws.paths["cells"], "--out", "out/outputs", *extra]
+    if case.command == "lbm validate":
+        return [str(BIN / "lbm"), "validate", "model", "--cells", ws.paths["cells"], "--reference",
+                ws.paths.get("reference", "in/reference.csv"), "--out", "out/validation", *extra]
     if case.command == "lbm world":
         out = [] if "--out" in extra else ["--out", "out/world"]
         return [str(BIN / "lbm"), "world", *out, *extra]
@@ -911,6 +972,7 @@ def markdown(outcomes: dict[str, Outcome]) -> str:
         "- `lbm-experiment data=files data.cells=in/cells.csv data.survey=in/survey.csv "
         "data.catalog=in/catalog.yaml export.dir=out/export ...`",
         "- `lbm score --model model --cells in/cells.csv --out out/scores.parquet --aggregate buurt,wijk`",
+        "- `lbm validate model --cells in/cells.csv --reference in/reference.csv --out out/validation ...`",
         "- `lbm world --out out/world ...`",
         "",
         "For every error: the exit code is not 0 (2 for our own errors and usage errors, 1 for Hydra's",

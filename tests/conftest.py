@@ -76,6 +76,18 @@ def tiny_transactions(cells: pd.DataFrame, n: int = 150, seed: int = 2) -> pd.Da
                          "floor_area": area, "dwelling_type": rng.choice(["apartment", "terraced", "detached"], n)})
 
 
+def tiny_reference(cells: pd.DataFrame, seed: int = 3) -> pd.DataFrame:
+    """A small valid reference table on ``cells``: every buurt, wijk and gemeente of every year, a mean grade
+    ``value`` from ``n`` respondents (some below 10) with their within-area ``sd``."""
+    rng = np.random.default_rng(seed)
+    rows = [{"area_code": code, "level": level, "year": int(year)}
+            for level in ("buurt", "wijk", "gemeente")
+            for (code, year) in cells[[f"{level}_code", "year"]].drop_duplicates().itertuples(index=False)]
+    frame = pd.DataFrame(rows)
+    return frame.assign(value=rng.normal(7.2, 0.4, len(frame)).round(2), n=rng.integers(5, 60, len(frame)),
+                        sd=rng.uniform(0.8, 1.5, len(frame)).round(3))
+
+
 def write_inputs(directory: Path, cells: pd.DataFrame, survey: pd.DataFrame, catalog: dict, fmt: str = "csv") -> dict[str, Path]:
     directory.mkdir(parents=True, exist_ok=True)
     paths = {"cells": directory / f"cells.{fmt}", "survey": directory / f"survey.{fmt}", "catalog": directory / "catalog.yaml"}
@@ -107,6 +119,15 @@ def small_inputs(small_world):
     from lbm_model.inputs import load_inputs
 
     return load_inputs(small_world / "cells.parquet", small_world / "survey.parquet", small_world / "catalog.yaml")
+
+
+@pytest.fixture(scope="session")
+def market_inputs(small_world):
+    """The small world's inputs with its transactions table."""
+    from lbm_model.inputs import load_inputs
+
+    w = small_world
+    return load_inputs(w / "cells.parquet", w / "survey.parquet", w / "catalog.yaml", w / "transactions.parquet")
 
 
 @pytest.fixture(scope="session")

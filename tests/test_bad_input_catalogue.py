@@ -1,4 +1,4 @@
-"""The bad-input catalogue through the real commands (lbm-experiment, lbm score, lbm world).
+"""The bad-input catalogue through the real commands (lbm-experiment, lbm score, lbm outputs, lbm validate, lbm world).
 
 One test per case in tests/bad_input_cases.py: the exit code is the expected non-zero one,
 the message names file, column, rows and expectation (a regex per case), no traceback is
@@ -29,7 +29,7 @@ DOC = ROOT / "docs" / "bad-input.md"
 # One case per command, each through a different exit path: Hydra's own override error (sys.exit(1)
 # in @hydra.main), a click usage error shown by typer, and our own error in an lbm command.
 COMPARED_WITH_SUBPROCESS = ("override-typo-key", "score-option-typo", "world-out-is-a-file",
-                            "outputs-groups-unknown-group")
+                            "outputs-groups-unknown-group", "reference-unknown-level")
 
 
 def _process_state() -> dict:
@@ -91,8 +91,8 @@ def test_running_the_cases_leaves_the_process_as_it_was(catalogue_run):
 def test_catalogue_covers_every_input_and_command():
     inputs = {c.input for c in CASES}
     commands = {c.command for c in CASES}
-    assert {"cells", "survey", "catalog", "config", "model", "output"} <= inputs
-    assert commands == {"lbm-experiment", "lbm score", "lbm outputs", "lbm world"}
+    assert {"cells", "survey", "transactions", "reference", "catalog", "config", "model", "output"} <= inputs
+    assert commands == {"lbm-experiment", "lbm score", "lbm outputs", "lbm validate", "lbm world"}
     assert len({c.id for c in CASES}) == len(CASES)
 
 

@@ -19,17 +19,10 @@ from lbm_model.classes import ThresholdRule
 from lbm_model.errors import LbmError
 from lbm_model.estimators import FAMILIES, Hedonic
 from lbm_model.frozen import read_frozen_model
-from lbm_model.inputs import load_inputs
 from lbm_model.recalibrate import class_thresholds, fit_model, freeze, select_indicators
 from lbm_model.scoring import CompiledScorer
 
 pytestmark = pytest.mark.slow   # fits, audits and freezes on the small world
-
-
-@pytest.fixture(scope="module")
-def market_inputs(small_world):
-    w = small_world
-    return load_inputs(w / "cells.parquet", w / "survey.parquet", w / "catalog.yaml", w / "transactions.parquet")
 
 
 @pytest.fixture(scope="module")
@@ -123,6 +116,11 @@ def test_family_contract_fit_audit_freeze_score_and_no_transaction_id(fitted, ma
     assert np.max(np.abs(scores["score"].to_numpy() - fitted.cell_scores())) < 1e-9
     verdicts = {r.name: r.verdict for r in audit.results}
     assert verdicts["blocked_cv"] in ("pass", "warn") and verdicts["cluster_bootstrap"] in ("pass", "warn")
+    summaries = {r.name: r.summary for r in audit.results}               # figures in log price say so
+    assert re.search(r"R-squared of the fitted log price \d\.\d{3} \(in sample \d\.\d{3}\), RMSE 0\.\d{3} log price",
+                     summaries["blocked_cv"])
+    assert "residuals (log price, per transaction)" in summaries["residual_autocorrelation"]
+    assert not any("judgement" in text for text in summaries.values())
     ids = set(market_inputs.transactions["transaction_id"])
     pattern = re.compile(r"T\d{7}")
     assert all(pattern.fullmatch(i) for i in ids)                      # the scan would see them

@@ -26,7 +26,7 @@ from lbm_model.world import build_world, generate_world
 from lbm_model.world.output import write_world
 
 FILES = ("cells.parquet", "survey.parquet", "catalog.yaml", "municipality_groups.csv", "truth.json",
-         "transactions.parquet")
+         "transactions.parquet", "reference.parquet")
 PUBLISHED_2020 = {"onvoldoende_or_lower": 0.04, "goed_or_better": 0.30}
 RESPONSE_TARGET = np.array([0.02, 0.05, 0.15, 0.45, 0.33])
 

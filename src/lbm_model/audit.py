@@ -267,7 +267,7 @@ def training_inputs(document: dict, overrides: dict[str, Path | None]) -> tuple[
         if file_sha256(path) != recorded[key]["sha256"]:
             raise LbmError(f"{path}: sha256 differs from the {key} file this model was fitted on "
                            f"({recorded[key]['name']}); checks on other data would not describe this model.")
-    return capture_warnings(load_inputs, paths["cells"], paths["survey"], paths["catalog"])
+    return capture_warnings(load_inputs, paths["cells"], paths["survey"], paths["catalog"], paths.get("transactions"))
 
 
 def recorded_estimator(content: dict):

@@ -1,4 +1,4 @@
-"""The ``lbm`` command: world, score, verify, check, keygen, release, robustness, sensitivity.
+"""The ``lbm`` command: world, score, verify, check, keygen, release, validate, robustness, sensitivity.
 
 Training-stack imports happen inside the commands that need them, so ``lbm score`` runs
 without statsmodels, scikit-learn, pymc, mlflow or hydra. User errors (LbmError) are
@@ -255,6 +255,8 @@ def check(
     cells: Annotated[Optional[Path], typer.Option(help="Training cells, if not at the path the model records.")] = None,
     survey: Annotated[Optional[Path], typer.Option(help="Training survey, if not at the path the model records.")] = None,
     catalog: Annotated[Optional[Path], typer.Option(help="Training catalog, if not at the path the model records.")] = None,
+    transactions: Annotated[Optional[Path], typer.Option(
+        help="Training transactions (hedonic, combined models), if not at the path the model records.")] = None,
     checks_config: Annotated[Optional[str], typer.Option(
         help="Checks config: an option of the package (default, fast) or a YAML file. Default: the one in the model's audit.json.")] = None,
     tracking_uri: Annotated[Optional[str], typer.Option(help="MLflow store for run ids (else MLFLOW_TRACKING_URI, else sqlite:///mlruns.db).")] = None,
@@ -269,7 +271,8 @@ def check(
     from lbm_model.checks.report import print_verdicts
 
     try:
-        outcome = recheck(model, out=out, inputs={"cells": cells, "survey": survey, "catalog": catalog},
+        outcome = recheck(model, out=out, inputs={"cells": cells, "survey": survey, "catalog": catalog,
+                                                  "transactions": transactions},
                           config_path=checks_config, tracking_uri=_tracking_uri(tracking_uri))
     except LbmError as exc:
         _fail(exc)
@@ -495,6 +498,83 @@ def outputs(
                   f"{summary['under_pressure']['buurten']} buurten structurally under pressure"
                   + (f", {moves['risers']} risers and {moves['fallers']} fallers since {first}" if moves else "")
                   + f"; report {escape(str(out / 'report.html'))}", highlight=False, soft_wrap=True)
+
+
+@app.command()
+def validate(
+    model: Annotated[Path, typer.Argument(help="Frozen model directory (or its model.json).")],
+    cells: Annotated[Path, typer.Option(help="Cells table (Parquet or CSV) of the reference's years.")],
+    reference: Annotated[Path, typer.Option(help="Reference table (Parquet or CSV): area_code, level, year, value, n "
+                                                 "(optional sd); docs/data-contract.md.")],
+    out: Annotated[Path, typer.Option(help="Directory for validation.json, summary.csv, per_gemeente.csv, "
+                                           "disagreements.csv, matched.csv and scatter.png (MODEL_DIR/validation: "
+                                           "shown in the model's audit report).")],
+    min_respondents: Annotated[int, typer.Option(help="Leave out reference areas with fewer respondents (>= 10 "
+                                                      "unless --unsafe-disclosure).")] = 10,
+    min_households: Annotated[int, typer.Option(help="Area scores below this many households are suppressed (>= 10 "
+                                                     "unless --unsafe-disclosure).")] = 10,
+    unsafe_disclosure: Annotated[Optional[str], typer.Option(
+        "--unsafe-disclosure", help="Reason for a minimum below the primer's 10; recorded in validation.json.")] = None,
+    log_run: Annotated[Optional[str], typer.Option(
+        help="Log the metrics and files into this MLflow run (a run id, or 'model' for the run model.json records).")] = None,
+    tracking_uri: Annotated[Optional[str], typer.Option(help="MLflow store (else MLFLOW_TRACKING_URI, else sqlite:///mlruns.db).")] = None,
+) -> None:
+    """External validation: MODEL's household-weighted area scores against an independent reference (e.g. a
+    municipal survey) per level and year: correlation, corrected for the reference's sampling noise, per gemeente,
+    the largest disagreements and a scatter plot."""
+    from lbm_model.contract import read_table, validate_reference
+    from lbm_model.disclosure import DEFAULT_MIN_HOUSEHOLDS, DEFAULT_MIN_RESPONDENTS, checked_minimum
+    from lbm_model.frozen import read_frozen_model
+    from lbm_model.scoring import CompiledScorer, score_cells
+    from lbm_model.validation import log_validation, validate_scores, write_validation
+
+    try:
+        if out.exists() and not out.is_dir():
+            raise LbmError(f"{out}: is a file; expected a directory for the validation. Nothing was written.")
+        for value, default, option in ((min_respondents, DEFAULT_MIN_RESPONDENTS, "--min-respondents"),
+                                       (min_households, DEFAULT_MIN_HOUSEHOLDS, "--min-households")):
+            checked_minimum(value, default, unsafe_disclosure, f"{option} {value}", '--unsafe-disclosure "reason"')
+        document = read_frozen_model(model)
+        run_id = (document["provenance"].get("mlflow_run_id") if log_run == "model" else log_run)
+        if log_run == "model" and not run_id:
+            raise LbmError(f"--log-run model: {model} records no MLflow run; pass a run id. Nothing was written.")
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            table = read_table(cells)
+            ref = validate_reference(read_table(reference), table, str(reference))
+            scored = score_cells(CompiledScorer.from_document(document), table, str(cells),
+                                 years=sorted(int(y) for y in ref["year"].unique()), with_areas=True)
+        _show_warnings(caught)
+        result = validate_scores(scored, ref, min_respondents=min_respondents, min_households=min_households)
+        if unsafe_disclosure and min(min_respondents, min_households) < DEFAULT_MIN_RESPONDENTS:
+            result.settings["unsafe_disclosure"] = unsafe_disclosure.strip()
+        files = write_validation(result, out)
+        model_dir = model if model.is_dir() else model.parent
+        report_updated = out.resolve() == (model_dir / "validation").resolve() and (model_dir / "report.html").is_file()
+        if report_updated:             # the audit report shows the validation written beside the model
+            from lbm_model.report import write_run_report
+
+            write_run_report(model_dir)
+        if run_id:
+            try:
+                log_validation(result, files, run_id, _tracking_uri(tracking_uri))
+            except Exception as exc:   # MLflow's own errors: the files are written, the logging is not
+                raise LbmError(f"--log-run {log_run}: logging to run {run_id} in {_tracking_uri(tracking_uri)} failed "
+                               f"({type(exc).__name__}: {' '.join(str(exc).split())[:300]}); the validation files are "
+                               f"in {out} but not in MLflow.") from None
+    except LbmError as exc:
+        _fail(exc)
+    for row in result.summary.to_dict("records"):
+        r = "n/a" if row["r"] is None or row["r"] != row["r"] else f"{row['r']:.3f}"
+        corrected = row.get("r_corrected")
+        corrected = "n/a" if corrected is None or corrected != corrected else f"{corrected:.3f}"
+        console.print(f"[bold green]validated[/] {row['level']} {row['year']}: r {r} (corrected for the reference's "
+                      f"sampling noise {corrected}) over {row['areas']} areas; left out {row['left_out_few_respondents']} "
+                      f"with < {min_respondents} respondents, {row['left_out_suppressed']} without a published score",
+                      highlight=False, soft_wrap=True)
+    console.print(f"[bold green]written[/] {escape(str(out))}" + (f"; logged to MLflow run {run_id}" if run_id else "")
+                  + (f"; {escape(str(model_dir / 'report.html'))} updated" if report_updated else ""),
+                  highlight=False, soft_wrap=True)
 
 
 @app.command()

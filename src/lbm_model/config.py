@@ -7,7 +7,7 @@ group      schema                             options (lbm_model/conf/<group>/)
 ========== ================================== ==============================================
 data       :class:`DataConfig`                synthetic, files
 indicators :class:`IndicatorsConfig`          lbm3 (default), next (adds candidates), all (= lbm3)
-model      :class:`ModelConfig` + one         ordinal_logit, ols, multilevel, elastic_net, spatial_error, spatial_lag (each extends its family's
+model      :class:`ModelConfig` + one         ordinal_logit, ols, multilevel, elastic_net, spatial_error, spatial_lag, hedonic, combined (each extends its family's
            estimator dataclass per family     ``/schema/model/<option>`` from the ConfigStore)
 classes    :class:`~lbm_model.classes.ThresholdRule`  fixed_width_anchored
 checks     :class:`~lbm_model.checks.config.ChecksConfig` (each check module owns its section)
@@ -181,6 +181,34 @@ class ElasticNetConfig(EstimatorConfig):
             raise ConfigError(f"config: model.estimator: {'; '.join(problems)} is not valid.")
 
 
+class CombinedScale(StrEnum):
+    judgement = "judgement"      # the combined place index gets the judgement model's own spread
+    index_sd = "index_sd"        # ... a fixed spread of index_sd judgement points (model=hedonic's rule)
+
+
+@dataclass
+class CombinedConfig(EstimatorConfig):
+    """The judgement and the behaviour model on one indicator set, weights combined by a recorded rule
+    (estimators/combined.py: each model's weights per sd of its own place index, a weighted mean)."""
+
+    _target_: str = "lbm_model.estimators.Combined"
+    judgement: RefitFamily = RefitFamily.ordinal_logit
+    judgement_share: float = 0.5
+    behaviour_share: float = 0.5
+    scale_to: CombinedScale = CombinedScale.judgement
+    index_sd: float = 0.3          # judgement points per sd of the combined index when scale_to=index_sd
+    cov_type: CovType = CovType.cluster
+
+    def __post_init__(self) -> None:
+        shares = (self.judgement_share, self.behaviour_share)
+        if min(shares) < 0 or abs(sum(shares) - 1.0) > 1e-9:
+            raise ConfigError(f"config: model.estimator.judgement_share={self.judgement_share}, behaviour_share="
+                              f"{self.behaviour_share} is not valid; expected non-negative shares that sum to 1.")
+        if not self.index_sd > 0:
+            raise ConfigError(f"config: model.estimator.index_sd={self.index_sd} is not valid; expected a positive "
+                              "number (judgement points per standard deviation of the place index).")
+
+
 @dataclass
 class SpatialConfig(EstimatorConfig):
     min_respondents: int = 10      # buurten with fewer respondents are left out of the aggregated fit
@@ -206,7 +234,7 @@ class SpatialLagConfig(SpatialConfig):
 MODEL_OPTIONS: dict[str, type[EstimatorConfig]] = {"ordinal_logit": OrdinalLogitConfig, "ols": LeastSquaresConfig,
                                                    "multilevel": MultilevelConfig, "elastic_net": ElasticNetConfig,
                                                    "spatial_error": SpatialErrorConfig, "spatial_lag": SpatialLagConfig,
-                                                   "hedonic": HedonicConfig}
+                                                   "hedonic": HedonicConfig, "combined": CombinedConfig}
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Read and validate the inputs of the data contract: cells, survey, catalog and the optional transactions.
+"""Read and validate the inputs of the data contract: cells, survey, catalog, the optional transactions and reference.
 
 Every violation raises a ContractError naming the file, the column, the offending rows
 (1-based data rows, header not counted) and what was expected. Nothing is imputed,
@@ -24,13 +24,16 @@ from lbm_model.transforms import transform_domain_ok
 # EPSG:28992 (Amersfoort / RD New) validity bounds of the Netherlands, metres.
 RD_X_BOUNDS = (-7_000.0, 300_000.0)
 RD_Y_BOUNDS = (289_000.0, 629_000.0)
-STRING_COLUMNS = ("cell_id", "buurt_code", "wijk_code", "gemeente_code", "respondent_id", "transaction_id")
+STRING_COLUMNS = ("cell_id", "buurt_code", "wijk_code", "gemeente_code", "respondent_id", "transaction_id", "area_code")
 # More households than this in one 100 m cell is a data error (the densest cells hold a few thousand).
 MAX_HOUSEHOLDS_PER_CELL = 100_000
 # Survey columns with a fixed meaning; none of them may be listed as a control.
 SURVEY_CONTRACT_COLUMNS = ("respondent_id", "year", "cell_id", "response", "weight")
 # Transactions columns with a fixed meaning; none of them may be listed as a price control.
 TRANSACTION_COLUMNS = ("transaction_id", "year", "cell_id", "price")
+# The reference table for external validation (``sd``, the within-area sd of the answers, is optional).
+REFERENCE_COLUMNS = ("area_code", "level", "year", "value", "n")
+REFERENCE_LEVELS = ("buurt", "wijk", "gemeente")
 
 
 def _require_file(path: Path) -> None:
@@ -405,6 +408,59 @@ def validate_transactions(transactions: pd.DataFrame, cells: pd.DataFrame, catal
         warnings.warn(f"{file}: column(s) {', '.join(extra)} are neither transactions contract columns nor price "
                       "controls listed in the catalog; they are ignored.", ContractWarning, stacklevel=2)
     return transactions
+
+
+def validate_reference(reference: pd.DataFrame, cells: pd.DataFrame, file: str) -> pd.DataFrame:
+    """Check the reference table (one row per area, level and year: an independent liveability measure
+    ``value`` from ``n`` respondents, optional within-area ``sd``) against the contract and the cells' areas."""
+    require_columns(reference, REFERENCE_COLUMNS, file, "reference")
+    check_text(reference, "area_code", file)
+    check_text(reference, "level", file)
+    level = reference["level"].astype(str)
+    unknown = ~level.isin(REFERENCE_LEVELS).to_numpy()
+    if unknown.any():
+        shown = ", ".join(repr(v) for v in sorted(set(level[unknown]))[:3])
+        raise rows_error(file, "level", _bad_rows(unknown), f"unknown levels ({shown})", "buurt, wijk or gemeente")
+    check_whole(reference, "year", file, 1900, 2200)
+    check_numeric(reference, "value", file)
+    check_whole(reference, "n", file, 1, None)
+    if "sd" in reference.columns:
+        sd = check_numeric(reference, "sd", file)
+        if (sd < 0).any():
+            raise rows_error(file, "sd", _bad_rows(sd < 0), "negative standard deviations",
+                             "the within-area standard deviation of the answers, >= 0")
+    reference = reference.astype({"area_code": str, "level": str, "year": "int64", "value": "float64", "n": "int64",
+                                  **({"sd": "float64"} if "sd" in reference.columns else {})})
+    check_unique(reference, ["area_code", "level", "year"], file)
+    _refuse_reference_without_cells(reference, cells, file)
+    extra = [str(c) for c in reference.columns if c not in (*REFERENCE_COLUMNS, "sd")]
+    if extra:
+        warnings.warn(f"{file}: column(s) {', '.join(extra)} are not reference columns ({', '.join(REFERENCE_COLUMNS)}, "
+                      "optional sd); they are ignored.", ContractWarning, stacklevel=2)
+    return reference
+
+
+def _refuse_reference_without_cells(reference: pd.DataFrame, cells: pd.DataFrame, file: str) -> None:
+    """Every reference area is an area of the cells table in the same year."""
+    cell_years = sorted(int(y) for y in cells["year"].unique())
+    missing_years = ~reference["year"].isin(cell_years).to_numpy()
+    if missing_years.any():
+        years = sorted(set(reference.loc[missing_years, "year"].tolist()))
+        raise ContractError(f"{file}: column 'year': reference year(s) {', '.join(map(str, years))} have no cells; cells "
+                            f"have {', '.join(map(str, cell_years))} ({describe_rows(_bad_rows(missing_years))}); "
+                            "expected reference years the cells table covers.")
+    unknown = np.zeros(len(reference), bool)
+    for level in REFERENCE_LEVELS:
+        rows = (reference["level"] == level).to_numpy()
+        if rows.any():
+            known = pd.MultiIndex.from_frame(cells[[f"{level}_code", "year"]].drop_duplicates())
+            unknown[rows] = ~pd.MultiIndex.from_frame(reference.loc[rows, ["area_code", "year"]]).isin(known)
+    if unknown.any():
+        shown = sorted(set(reference.loc[unknown, "area_code"]))
+        values = ", ".join(repr(v) for v in shown[:3]) + (" and more" if len(shown) > 3 else "")
+        raise rows_error(file, "area_code+level+year", _bad_rows(unknown),
+                         f"areas ({values}) that the cells table does not have at that level in that year",
+                         "a buurt_code, wijk_code or gemeente_code (as the row's level) of the cells in the same year")
 
 
 def _parse_controls(path: Path, raw: dict, field_name: str, contract_columns: tuple[str, ...], table: str,

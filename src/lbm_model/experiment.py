@@ -87,7 +87,7 @@ def transactions_path(data: DataConfig, estimator) -> str | None:
     existed must be regenerated)."""
     if data.transactions:
         return data.transactions
-    if data.kind == "synthetic" and getattr(estimator, "fits_on", "survey") == "transactions":
+    if data.kind == "synthetic" and "transactions" in getattr(estimator, "fits_on", "survey"):
         path = Path(data.dir) / "transactions.parquet"
         if not path.is_file():
             raise LbmError(f"{path}: file not found; the synthetic world in {data.dir} was made before it had "
@@ -173,9 +173,15 @@ def run_experiment(cfg: LbmConfig, resolved: dict | None = None) -> Path:
                      run_name=run_name) as run:
         if sweep:
             say("sweep", f"job {sweep['sweep_job']} of sweep {sweep['sweep_id']} ({sweep['sweep_overrides']})")
-        if inputs.transactions is not None and getattr(estimator, "fits_on", "survey") == "transactions":
+        fits_on = getattr(estimator, "fits_on", "survey")
+        if inputs.transactions is not None and fits_on == "transactions":
             say("fit", f"{cfg.model.name}: {len(indicators)} indicators, {len(inputs.transactions):,} transactions, "
                        f"{len(inputs.catalog.price_controls)} price controls, year fixed effects")
+        elif inputs.transactions is not None and fits_on == "survey+transactions":
+            say("fit", f"{cfg.model.name}: {len(indicators)} indicators, judgement model on {len(inputs.survey):,} "
+                       f"respondents ({len(inputs.catalog.controls)} controls), behaviour model on "
+                       f"{len(inputs.transactions):,} transactions ({len(inputs.catalog.price_controls)} price controls, "
+                       "year fixed effects)")
         else:
             say("fit", f"{cfg.model.name}: {len(indicators)} indicators, {len(inputs.survey):,} respondents, "
                        f"{len(inputs.catalog.controls)} controls")

@@ -90,12 +90,16 @@ def fit_model(inputs: Inputs, estimator, indicators: tuple[Indicator, ...], adju
     if adjust:
         adjust_inds = [inputs.catalog.by_name(n) for n in adjust]
         adjust_frame = standardised_indicators(inputs.cells, adjust_inds, fit_standardisations(inputs.cells, adjust_inds))
-    if getattr(estimator, "fits_on", "survey") == "transactions":
+    fits_on = getattr(estimator, "fits_on", "survey")
+    market = None
+    if fits_on == "transactions":
         data = _transaction_design(inputs, estimator, standardised, adjust_frame)
     else:
         data = estimation_data(inputs.survey, inputs.cells, standardised, inputs.catalog.controls, adjust_frame)
         check_design(data.indicators, data.controls, data.response, data.weight, data.cluster, inputs.paths["survey"])
-    stats = estimator.fit_data(data).results.fit_stats
+    if fits_on == "survey+transactions":      # the combined model: judgement and behaviour components
+        market = _transaction_design(inputs, estimator, standardised, adjust_frame)
+    stats = (estimator.fit_data(data) if market is None else estimator.fit_data(data, market=market)).results.fit_stats
     if not stats.converged:
         limit = estimator.get_params().get("max_iter")
         raise LbmError(f"the {estimator.family} fit did not converge ({stats.iterations} iterations"
@@ -111,7 +115,9 @@ def _transaction_design(inputs: Inputs, estimator, standardised: pd.DataFrame,
                         adjust_frame: pd.DataFrame | None) -> EstimationData:
     """The behaviour model's design from the transactions table (refused when there is none)."""
     if inputs.transactions is None:
-        raise LbmError(f"the {estimator.family} model is fitted on sold dwellings, but no transactions table was given; "
+        what = (f"the {estimator.family} model is" if estimator.fits_on == "transactions"
+                else f"the behaviour component of the {estimator.family} model is")
+        raise LbmError(f"{what} fitted on sold dwellings, but no transactions table was given; "
                        "set data.transactions=PATH (docs/data-contract.md, 'transactions').")
     data = transaction_data(inputs.transactions, inputs.cells, standardised, inputs.catalog.price_controls)
     if adjust_frame is not None:
@@ -168,7 +174,7 @@ def frozen_content(fitted: FittedModel, inputs: Inputs, rule: ThresholdRule, thr
         "indicators": entries,
         "excluded_stigmatising": [i.name for i in inputs.catalog.stigmatising_indicators],
         "estimation_controls": _estimation_controls(fitted, inputs),
-        "estimator": results.frozen_record(),
+        "estimator": _estimator_record(fitted),
         "classes": {
             "labels": list(CLASS_LABELS), "thresholds": [float(t) for t in thresholds],
             "rule": {"name": rule.name, "base_year": rule.base_year, "anchor_class": rule.anchor_class,
@@ -189,12 +195,26 @@ def frozen_content(fitted: FittedModel, inputs: Inputs, rule: ThresholdRule, thr
     }
 
 
+def _estimator_record(fitted: FittedModel) -> dict:
+    """The results' own record; a combined model adds each component's part per dimension."""
+    record = fitted.results.frozen_record()
+    extras = fitted.results.extras
+    if hasattr(extras, "contributions"):
+        from lbm_model.estimators.combined import contributions_by_dimension
+
+        record["extras"]["contributions_by_dimension"] = contributions_by_dimension(
+            extras.contributions(), {i.name: i.dimension for i in fitted.indicators})
+    return record
+
+
 def _estimation_controls(fitted: FittedModel, inputs: Inputs) -> list[str]:
     """The controls the fit used (never scored): respondent controls, or for the behaviour model the
     dwelling controls and the year fixed effects."""
-    if getattr(fitted.estimator, "fits_on", "survey") == "transactions":
-        return [*inputs.catalog.price_controls, "year (fixed effects)"]
-    return list(inputs.catalog.controls)
+    fits_on = getattr(fitted.estimator, "fits_on", "survey")
+    market = [*inputs.catalog.price_controls, "year (fixed effects)"]
+    if fits_on == "transactions":
+        return market
+    return list(inputs.catalog.controls) + (market if fits_on == "survey+transactions" else [])
 
 
 def freeze(fitted: FittedModel, inputs: Inputs, rule: ThresholdRule, export_dir: str | Path, *, model_version: str,

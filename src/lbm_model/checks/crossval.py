@@ -4,7 +4,8 @@ Whole municipalities are assigned to folds (seeded shuffle, then greedy balancin
 respondents). Each fold is predicted by a model refitted on the others with the same
 standardisation and control coding. Reported out of sample, survey-weighted, with the same
 names for every family: ``r2`` (1 - SSE / SST of the expected judgement against the training
-mean; the verdict's measure), ``rmse`` (judgement points) and ``spearman``; families that give
+mean; the verdict's measure), ``rmse`` (judgement points) and ``spearman``; for the behaviour
+model the response is log price (``rmse`` in log price, rows are transactions: the summary says so); families that give
 probabilities add ``log_loss``, ``log_loss_skill`` (1 - loss / loss of the training shares),
 ``accuracy`` of the most likely category and ``within_one_accuracy``.
 
@@ -140,11 +141,15 @@ def blocked_cv(ctx: CheckContext) -> CheckResult:
     metrics = {**{f"oos.{k}": v for k, v in oos.items()}, **{f"in_sample.{k}": v for k, v in in_sample.items()
                                                              if k != "n_respondents"},
                "skill_ratio": ratio, "n_folds": n_folds, "n_blocks": n_blocks}
-    summary = (f"{n_folds} folds blocked by {cfg.block}: out-of-sample R-squared of the expected judgement "
-               f"{oos['r2']:.3f} (in sample {in_sample['r2']:.3f}), RMSE {oos['rmse']:.3f}, Spearman {oos['spearman']:.3f}"
+    est = ctx.estimator
+    summary = (f"{n_folds} folds blocked by {cfg.block}: out-of-sample R-squared of the {est.response_name} "
+               f"{oos['r2']:.3f} (in sample {in_sample['r2']:.3f}), RMSE {oos['rmse']:.3f} {est.response_unit}, "
+               f"Spearman {oos['spearman']:.3f}"
                + (f", log-loss skill {oos['log_loss_skill']:.3f}, accuracy {oos['accuracy']:.3f}"
                   if "accuracy" in oos else "") + ".")
-    return CheckResult(NAME, verdict, metrics, {"folds": rows, "block": cfg.block}, tuple(ev.files), summary)
+    details = {"folds": rows, "block": cfg.block, "response": est.response_name, "rmse_unit": est.response_unit,
+               "rows": est.row_name}
+    return CheckResult(NAME, verdict, metrics, details, tuple(ev.files), summary)
 
 
 CHECK = Check(NAME, blocked_cv, "blocked_cv", CrossValConfig, needs=frozenset({"refit"}))

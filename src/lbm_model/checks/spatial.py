@@ -201,8 +201,10 @@ def residual_autocorrelation(ctx: CheckContext) -> CheckResult:
     verdict = worst([*(r.verdict for r in rows), *([WARN] if details.get("skipped_levels") else [])])
     details["moran"] = [r.to_dict() for r in rows]
     flagged = [f"{r.level}/{r.weights} I={r.moran.I:.3f} ({r.verdict})" for r in rows if r.verdict != PASS]
-    summary = ("residuals cluster in space: significant Moran's I above threshold at " + "; ".join(flagged) if flagged
-               else f"no significant residual clustering above threshold ({_listing(rows)})")
+    what = f"residuals ({ctx.estimator.response_unit}, per {ctx.estimator.row_name.rstrip('s')})"
+    details["residual_unit"] = ctx.estimator.response_unit
+    summary = (f"{what} cluster in space: significant Moran's I above threshold at " + "; ".join(flagged) if flagged
+               else f"no significant clustering of {what} above threshold ({_listing(rows)})")
     skipped = details.get("skipped_levels", {})
     if skipped:
         summary += "; not measured: " + ", ".join(f"{lvl} ({why})" for lvl, why in skipped.items())

@@ -35,6 +35,10 @@ class LbmEstimator(BaseEstimator):
 
     family: ClassVar[str] = "abstract"
     runtime_params: ClassVar[tuple[str, ...]] = ()
+    # what predict_expected gives, its unit and what a row is (check summaries say so)
+    response_name: ClassVar[str] = "expected judgement"
+    response_unit: ClassVar[str] = "judgement points"
+    row_name: ClassVar[str] = "respondents"
     refit_params: ClassVar[dict[str, object]] = {}
 
     # --- fitting ------------------------------------------------------------------------

@@ -28,6 +28,9 @@ class Hedonic(LeastSquares):
 
     family = "hedonic"
     fits_on: ClassVar[str] = "transactions"
+    response_name: ClassVar[str] = "fitted log price"
+    response_unit: ClassVar[str] = "log price"
+    row_name: ClassVar[str] = "transactions"
 
     def __init__(self, cov_type: str = "cluster", index_sd: float = 0.3) -> None:
         super().__init__(cov_type=cov_type)

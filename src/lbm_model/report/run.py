@@ -71,6 +71,38 @@ def _audit(model_dir: Path, content: dict) -> tuple[dict | None, str]:
     return json.loads(path.read_text(encoding="utf-8")), f"audit.json is the one model.json records ({actual[:12]})"
 
 
+def combined_components(content: dict) -> dict | None:
+    """For a combined model: the rule and each component's part per dimension (HTML table), else None."""
+    extras = content["estimator"].get("extras") or {}
+    if "contributions_by_dimension" not in extras:
+        return None
+    frame = pd.DataFrame([{"dimension": key, "judgement model part": parts["judgement"],
+                           "behaviour model part": parts["behaviour"], "sum |judgement part|": parts["judgement_abs"],
+                           "sum |behaviour part|": parts["behaviour_abs"]}
+                          for key, parts in extras["contributions_by_dimension"].items()])
+    return {"rule": content["estimator"]["scale_rule"], "judgement_family": extras["judgement"]["family"],
+            "table_html": frame.to_html(index=False, border=0, classes="table", float_format=lambda v: f"{v:.4g}")}
+
+
+VALIDATION_DIR = "validation"      # lbm validate MODEL ... --out MODEL_DIR/validation
+
+
+def external_validation(model_dir: Path) -> dict | None:
+    """``lbm validate``'s results when they were written beside the model (not sealed with it), else None."""
+    from lbm_model.report.figures import file_data_uri
+
+    folder = model_dir / VALIDATION_DIR
+    if not (folder / "validation.json").is_file() or not (folder / "summary.csv").is_file():
+        return None
+    summary = pd.read_csv(folder / "summary.csv")
+    shown = summary[[c for c in ("level", "year", "areas", "left_out_few_respondents", "left_out_suppressed", "r",
+                                 "r_corrected", "spearman") if c in summary.columns]]
+    scatter = folder / "scatter.png"
+    return {"table_html": shown.to_html(index=False, border=0, classes="table", float_format=lambda v: f"{v:.3f}",
+                                        na_rep="n/a"),
+            "scatter": file_data_uri(scatter) if scatter.is_file() else None, "folder": f"{VALIDATION_DIR}/"}
+
+
 def run_report_context(model_dir: Path) -> dict:
     """Everything the run template shows, from the model directory's files."""
     from markdown_it import MarkdownIt
@@ -102,6 +134,8 @@ def run_report_context(model_dir: Path) -> dict:
         "shares": data_uri(class_shares_bars(list(classes["labels"]), list(classes["base_year_household_shares"]),
                                              classes["rule"]["base_year"])),
         "checks": checks,
+        "components": combined_components(content),
+        "validation": external_validation(model_dir),
         "checks_config": json.dumps((audit or {}).get("config", {}), indent=2, sort_keys=True),
         "commands": [c for c in (provenance.get("command"),) if c] + [f"lbm verify {model_dir}",
                                                                         f"lbm check {model_dir}",

@@ -14,6 +14,7 @@ from lbm_model.world import indicators as ind
 from lbm_model.world.candidates import Candidates, build_candidates
 from lbm_model.world.geography import Geography, build_geography
 from lbm_model.world.progress import Steps
+from lbm_model.world.reference import ReferenceDraw, simulate_reference
 from lbm_model.world.scales import ScalePreset, get_preset
 from lbm_model.world.survey import CONTROL_EFFECTS, CellContext, SurveyDraw, buurt_effects, simulate_survey
 from lbm_model.world.transactions import PRICE_CONTROLS, TransactionsDraw, simulate_transactions
@@ -40,6 +41,7 @@ class World:
     truth: dict
     candidates: Candidates  # next-version candidate indicators (written after the catalog's other columns)
     transactions: TransactionsDraw  # sold dwellings from the planted hedonic process
+    reference: ReferenceDraw        # local surveys' area table (external validation)
 
 
 def _contexts(world_values: dict[int, np.ndarray], specs: list[ind.IndicatorSpec], std: dict[str, Standardisation],
@@ -68,7 +70,7 @@ def build_world(
     resid_sd = DEFAULT_RESIDUAL_FIELD_SD if residual_field_sd is None else float(residual_field_sd)
     if buurt_sd < 0 or resid_sd < 0:
         raise LbmError(f"buurt_effect_sd and residual_field_sd must be >= 0 (got {buurt_sd}, {resid_sd})")
-    with Steps(progress, total=6 + len(preset.years)) as steps:
+    with Steps(progress, total=7 + len(preset.years)) as steps:
         steps.start("settlements, cells and areas")
         geo = build_geography(preset, seed)
         steps.start("latent factors and indicator fields")
@@ -101,10 +103,14 @@ def build_world(
         transactions = simulate_transactions(geo, specs, values, std, _owner_shares(values, specs), preset.years,
                                              preset.base_year, seed)
         truth["transactions"] = transactions.truth()
+        steps.start("reference (local surveys)")
+        reference = simulate_reference(geo, scores, preset.survey_years, preset.base_year, seed)
+        truth["reference"] = reference.truth()
         steps.finish()
     catalog = ind.build_catalog(specs)
     catalog = type(catalog)(catalog.indicators + candidates.catalog_entries(), catalog.controls, PRICE_CONTROLS)
-    return World(preset, seed, geo, specs, catalog, values, std, scores, survey, truth, candidates, transactions)
+    return World(preset, seed, geo, specs, catalog, values, std, scores, survey, truth, candidates, transactions,
+                 reference)
 
 
 def _owner_shares(values: dict[int, np.ndarray], specs: list[ind.IndicatorSpec]) -> dict[int, np.ndarray]:

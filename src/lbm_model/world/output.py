@@ -60,21 +60,22 @@ def write_survey(world: World, path: Path) -> None:
     pq.write_table(pa.table(columns), path, **PARQUET_OPTIONS)
 
 
-def write_transactions(world: World, path: Path) -> None:
-    """The transactions table: ids and categorical controls as strings, year int64, price and floor area float64."""
-    frame = world.transactions.frame
+def write_frame(frame, path: Path) -> None:
+    """A table with text columns as strings and numeric columns as they are (transactions, reference)."""
     columns = {name: pa.array(frame[name].to_numpy().tolist(), pa.string()) if frame[name].dtype == object
                else pa.array(frame[name].to_numpy()) for name in frame.columns}
     pq.write_table(pa.table(columns), path, **PARQUET_OPTIONS)
 
 
 def write_world(world: World, out_dir: Path) -> None:
-    """cells.parquet, survey.parquet, transactions.parquet, catalog.yaml, municipality_groups.csv and truth.json."""
+    """cells.parquet, survey.parquet, transactions.parquet, reference.parquet, catalog.yaml,
+    municipality_groups.csv and truth.json."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     write_cells(world, out_dir / "cells.parquet")
     write_survey(world, out_dir / "survey.parquet")
-    write_transactions(world, out_dir / "transactions.parquet")
+    write_frame(world.transactions.frame, out_dir / "transactions.parquet")  # ids, controls as strings
+    write_frame(world.reference.frame, out_dir / "reference.parquet")
     (out_dir / "catalog.yaml").write_text(yaml.safe_dump(world.catalog.to_dict(), sort_keys=False, allow_unicode=True), encoding="utf-8")
     geo = world.geography
     order = np.argsort(geo.gemeente_codes)

@@ -9,6 +9,7 @@ COMPONENTS = (
     "survey", "controls", "buurt", "residual", "noise", "weights",
     "candidates",  # appended last: the index of every earlier component (its stream) is unchanged
     "transactions",  # appended after candidates, for the same reason
+    "reference",  # the local surveys of the reference table, appended last for the same reason
 )
 
 
