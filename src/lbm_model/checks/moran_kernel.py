@@ -21,6 +21,7 @@ import numba
 import numpy as np
 from scipy import sparse
 
+CHUNK = 128   # permutations per kernel call (progress is reported between calls)
 GROUP = 8     # permutations sharing one pass over the weights: a cell's 8 permuted values fill one cache line
 
 
@@ -65,8 +66,9 @@ def permutation(values, seed, replicate):  # pragma: no cover - compiled
 
 
 @numba.njit(parallel=True, cache=True)
-def permuted_cross_products(z, indptr, indices, weights, permutations, seed, n_threads):  # pragma: no cover - compiled
-    """``z_p' W z_p`` for permutations 0..permutations-1 of ``z`` (W in CSR arrays).
+def permuted_cross_products(z, indptr, indices, weights, first, permutations, seed,
+                            n_threads):  # pragma: no cover - compiled
+    """``z_p' W z_p`` for permutations first..first+permutations-1 of ``z`` (W in CSR arrays).
 
     Permutations go in groups of ``GROUP``, in parallel over groups; within a group the
     permuted values sit side by side (cells x GROUP), so one pass over the weights serves the
@@ -80,10 +82,10 @@ def permuted_cross_products(z, indptr, indices, weights, permutations, seed, n_t
         shuffled = np.empty(n)
         side_by_side = np.zeros((n, GROUP))
         for group in range(worker, n_groups, n_workers):
-            first = group * GROUP
-            size = min(GROUP, permutations - first)
+            start = group * GROUP
+            size = min(GROUP, permutations - start)
             for b in range(size):
-                _shuffle(z, shuffled, _stream_start(seed, first + b))
+                _shuffle(z, shuffled, _stream_start(seed, first + start + b))
                 for i in range(n):
                     side_by_side[i, b] = shuffled[i]
             totals = np.zeros(GROUP)
@@ -97,14 +99,24 @@ def permuted_cross_products(z, indptr, indices, weights, permutations, seed, n_t
                 for b in range(GROUP):
                     totals[b] += side_by_side[i, b] * lag[b]
             for b in range(size):
-                out[first + b] = totals[b]
+                out[start + b] = totals[b]
     return out
 
 
 def permuted_moran(z: np.ndarray, w_sparse, permutations: int, seed: int) -> np.ndarray:
-    """Moran's I of ``permutations`` random permutations of ``z`` (centred values) under ``w_sparse``."""
+    """Moran's I of ``permutations`` random permutations of ``z`` (centred values) under ``w_sparse``.
+
+    Runs in chunks of ``CHUNK`` permutations so that a progress bar (with ETA) can follow them;
+    chunking does not change the draws.
+    """
+    from lbm_model.progress import track
+
     W = sparse.csr_matrix(w_sparse, dtype=float)
     z = np.ascontiguousarray(z, dtype=float)
-    cross = permuted_cross_products(z, W.indptr.astype(np.int64), W.indices.astype(np.int32), W.data, int(permutations),
-                                    int(seed), numba.get_num_threads())
+    indptr, indices = W.indptr.astype(np.int64), W.indices.astype(np.int32)
+    starts = range(0, int(permutations), CHUNK)
+    cross = np.concatenate([np.empty(0)] + [
+        permuted_cross_products(z, indptr, indices, W.data, start, min(CHUNK, int(permutations) - start), int(seed),
+                                numba.get_num_threads())
+        for start in track(starts, len(starts), f"Moran's I, {permutations} permutations of {len(z):,} values")])
     return len(z) / W.sum() * cross / float(z @ z)
