@@ -10,7 +10,9 @@ metadata lists under ``indicator_names``):
 * ``class`` (cells, int64, 1..9): class k holds thresholds[k-2] <= score < thresholds[k-1];
 * ``outside`` (indicators, int64): cells outside each indicator's training range.
 
-All arithmetic is in double precision (a float32 input is cast on entry). The graph does
+All arithmetic is in double precision (a float32 input is cast on entry); each transform runs
+on its own columns only. Memory grows with the rows of one call: score large tables in
+batches of rows (``lbm score`` uses 131,072), as the benchmark does. The graph does
 not validate its input as ``lbm score`` does (missing values, values outside a transform's
 domain): callers validate first, as the data contract describes. The model is read through
 the verified loader (``frozen.read_frozen_model``); the graph's metadata records the frozen
@@ -47,39 +49,47 @@ def scorer_graph(scorer: CompiledScorer, input_type: str = "float64"):
     transforms = np.array(scorer.transforms)
     membership = np.zeros((p, len(DIMENSION_KEYS)))
     membership[np.arange(p), scorer.dimension_index] = 1.0
+    weighted_membership = membership * scorer.slope[:, None]           # indicators x dimensions
     constants = {
-        "one": np.array(1.0), "is_log1p": transforms == "log1p", "is_sqrt": transforms == "sqrt",
-        "weighted_membership": membership * scorer.slope[:, None],       # indicators x dimensions
-        "dimension_offset": scorer.offset @ membership,                  # dimensions
+        "one": np.array(1.0), "dimension_offset": scorer.offset @ membership,
         "train_min": scorer.train_min, "train_max": scorer.train_max,
         "thresholds": scorer.thresholds.reshape(1, -1), "class_one": np.array(1, np.int64),
         "cells_axis": np.array([0], np.int64), "last_axis": np.array([1], np.int64),
     }
-    initializers = [numpy_helper.from_array(np.ascontiguousarray(value), name) for name, value in constants.items()]
     node = helper.make_node
-    nodes = [
-        node("Cast", ["indicators"], ["x"], to=TensorProto.DOUBLE),
-        # transforms: log1p and sqrt where the catalog says so (Where picks per column; the other branch is unused)
-        node("Add", ["x", "one"], ["x_plus_one"]), node("Log", ["x_plus_one"], ["log1p_x"]),
-        node("Sqrt", ["x"], ["sqrt_x"]),
-        node("Where", ["is_sqrt", "sqrt_x", "x"], ["sqrt_or_x"]),
-        node("Where", ["is_log1p", "log1p_x", "sqrt_or_x"], ["transformed"]),
-        # standardisation and weights folded: dimension d = sum_j slope_j t_j [j in d] + sum_j offset_j [j in d]
-        node("MatMul", ["transformed", "weighted_membership"], ["weighted"]),
-        node("Add", ["weighted", "dimension_offset"], ["dimensions"]),
-        node("ReduceSum", ["dimensions", "last_axis"], ["score"], keepdims=0),
-        # class = 1 + number of thresholds at or below the score
-        node("Unsqueeze", ["score", "last_axis"], ["score_column"]),
-        node("GreaterOrEqual", ["score_column", "thresholds"], ["at_or_above"]),
-        node("Cast", ["at_or_above"], ["at_or_above_count"], to=TensorProto.INT64),
-        node("ReduceSum", ["at_or_above_count", "last_axis"], ["thresholds_below"], keepdims=0),
-        node("Add", ["thresholds_below", "class_one"], ["class"]),
-        # range counts per indicator
-        node("Less", ["x", "train_min"], ["below"]), node("Greater", ["x", "train_max"], ["above"]),
-        node("Or", ["below", "above"], ["out_of_range"]),
-        node("Cast", ["out_of_range"], ["out_of_range_count"], to=TensorProto.INT64),
-        node("ReduceSum", ["out_of_range_count", "cells_axis"], ["outside"], keepdims=0),
-    ]
+    nodes = [node("Cast", ["indicators"], ["x"], to=TensorProto.DOUBLE)]
+    # each transform applied only to its own columns (Gather), each group's weighted sum per dimension a MatMul
+    parts = []
+    for transform in ("none", "log1p", "sqrt"):
+        columns = np.flatnonzero(transforms == transform)
+        if not len(columns):
+            continue
+        constants[f"{transform}_columns"] = columns.astype(np.int64)
+        constants[f"{transform}_weights"] = weighted_membership[columns]
+        nodes.append(node("Gather", ["x", f"{transform}_columns"], [f"{transform}_x"], axis=1))
+        if transform == "log1p":
+            nodes += [node("Add", ["log1p_x", "one"], ["log1p_x_plus_one"]),
+                      node("Log", ["log1p_x_plus_one"], ["log1p_t"])]
+        elif transform == "sqrt":
+            nodes.append(node("Sqrt", ["sqrt_x"], ["sqrt_t"]))
+        source = "none_x" if transform == "none" else f"{transform}_t"
+        nodes.append(node("MatMul", [source, f"{transform}_weights"], [f"{transform}_part"]))
+        parts.append(f"{transform}_part")
+    nodes += [node("Sum", [*parts, "dimension_offset"], ["dimensions"]),
+              node("ReduceSum", ["dimensions", "last_axis"], ["score"], keepdims=0),
+              # class = 1 + number of thresholds at or below the score
+              node("Unsqueeze", ["score", "last_axis"], ["score_column"]),
+              node("GreaterOrEqual", ["score_column", "thresholds"], ["at_or_above"]),
+              node("Cast", ["at_or_above"], ["at_or_above_count"], to=TensorProto.INT64),
+              node("ReduceSum", ["at_or_above_count", "last_axis"], ["thresholds_below"], keepdims=0),
+              node("Add", ["thresholds_below", "class_one"], ["class"]),
+              # range counts per indicator (int32 per cell, summed into int64)
+              node("Less", ["x", "train_min"], ["below"]), node("Greater", ["x", "train_max"], ["above"]),
+              node("Or", ["below", "above"], ["out_of_range"]),
+              node("Cast", ["out_of_range"], ["out_of_range_count"], to=TensorProto.INT32),
+              node("ReduceSum", ["out_of_range_count", "cells_axis"], ["outside_int32"], keepdims=0),
+              node("Cast", ["outside_int32"], ["outside"], to=TensorProto.INT64)]
+    initializers = [numpy_helper.from_array(np.ascontiguousarray(value), name) for name, value in constants.items()]
     elem = TensorProto.FLOAT if input_type == "float32" else TensorProto.DOUBLE
     graph = helper.make_graph(
         nodes, "lbm_scorer",
