@@ -85,6 +85,7 @@ def child_lisa(n: int) -> float:
 
 
 CHILDREN = {"fit": child_fit, "moran": child_moran, "lisa": child_lisa}
+LABELS = {"score": "lbm score (cells)", "fit": "ordinal fit (respondents)", "moran": "Moran's I, 999 permutations (cells)"}
 
 
 # --- the parent: one process per point --------------------------------------------------------------------
@@ -123,7 +124,7 @@ def score_points(sizes: list[int], repeats: int, work: Path) -> list[dict]:
         runs = [measured(command) for _ in range(repeats)]
         rows.append({"kind": "score", "size": n, "seconds": statistics.median(r[0] for r in runs),
                      "peak_gb": statistics.median(r[1] for r in runs), "input_gb": input_gb})
-        print(f"[bench] lbm score {n:,}: {rows[-1]}", file=sys.stderr, flush=True)
+        print(f"[bench] score {n:,}: {rows[-1]}", file=sys.stderr, flush=True)
         cells.unlink()
     return rows
 
@@ -135,6 +136,24 @@ def lisa_points(n: int, repeats: int) -> dict:
         cold = point("lisa", n, 1, env)
         warm = point("lisa", n, repeats, env)
     return {"size": n, "cold_seconds": cold["seconds"], "warm_seconds": warm["seconds"], "peak_gb": warm["peak_gb"]}
+
+
+def points_from_log(path: Path) -> tuple[dict[str, list[dict]], dict | None]:
+    """The measured points of an earlier run, from the ``[bench] ...: {...}`` lines it printed on stderr."""
+    import ast
+
+    curves, lisa = {}, []
+    for line in path.read_text().splitlines():
+        if line.startswith("[bench] ") and ": {" in line:
+            row = ast.literal_eval(line[line.index(": {") + 2:])
+            if row["kind"] == "lisa":
+                lisa.append(row)
+            else:
+                curves.setdefault(LABELS[row["kind"]], []).append(row)
+    if not lisa:
+        return curves, None
+    return curves, {"size": lisa[0]["size"], "cold_seconds": lisa[0]["seconds"], "warm_seconds": lisa[-1]["seconds"],
+                    "peak_gb": lisa[-1]["peak_gb"]}
 
 
 def exponent(rows: list[dict], key: str) -> float:
@@ -183,7 +202,8 @@ def render(curves: dict[str, list[dict]], lisa: dict | None, repeats: int, plot_
                   f"buurten): {lisa['cold_seconds']:.1f} s in a fresh process with an empty numba cache (compilation "
                   f"included), {lisa['warm_seconds']:.1f} s once the cache holds the compiled code (target: under 30 s)."]
     if plot_path:
-        lines += ["", f"![time and peak memory against size]({plot_path.name})"]
+        link = plot_path.resolve().relative_to(ROOT) if plot_path.resolve().is_relative_to(ROOT) else plot_path
+        lines += ["", f"![time and peak memory against size]({link})"]
     return "\n".join(lines + ["", END]) + "\n"
 
 
@@ -200,7 +220,12 @@ def main() -> None:
     parser.add_argument("--plot", type=Path, default=ROOT / "benchmarks" / "scaling.png")
     parser.add_argument("--update", type=Path, help="replace this section in the given Markdown file")
     parser.add_argument("--out", type=Path, help="also write the section alone to this file")
+    parser.add_argument("--from-log", type=Path, help="render the section and plot from the [bench] lines a run printed "
+                                                       "on stderr (no measuring)")
     args = parser.parse_args()
+    if args.from_log:
+        curves, lisa = points_from_log(args.from_log)
+        return finish(args, curves, lisa)
     sizes = lambda text: [int(v) for v in text.split(",") if v.strip()]  # noqa: E731
     curves = {}
     with tempfile.TemporaryDirectory(prefix="bench-scaling-", dir=ROOT) as tmp:
@@ -211,6 +236,11 @@ def main() -> None:
     if sizes(args.check_cells):
         curves["Moran's I, 999 permutations (cells)"] = [point("moran", n, args.repeats) for n in sizes(args.check_cells)]
     lisa = lisa_points(args.lisa_areas, args.repeats) if args.lisa_areas else None
+    finish(args, curves, lisa)
+
+
+def finish(args, curves: dict[str, list[dict]], lisa: dict | None) -> None:
+    """Plot, render, print and write the section."""
     if args.plot and curves:
         plot(curves, args.plot)
     section = render(curves, lisa, args.repeats, args.plot if curves else None)
