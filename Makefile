@@ -11,7 +11,7 @@ EXPORT := exports/ordinal_logit
 
 $(VENV)/.installed: pyproject.toml uv.lock
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
-	$(UV) sync --frozen --python python3.11
+	$(UV) sync --frozen --compile-bytecode --python python3.11
 	@touch $@
 
 install: $(VENV)/.installed

@@ -6,7 +6,7 @@
 Every figure is the median of ``--repeats`` runs; ratios compare figures from this run only.
 Scorer: the fused compiled pass (lbm_model.score_kernel) beside a parallel read of the same
 float32 matrix (the memory-bandwidth floor), numpy's float32 matrix-vector product and the
-previous per-indicator numpy scorer. ``lbm score``: wall time and peak memory (max RSS of the
+previous per-indicator numpy scorer and onnxruntime running ``lbm export-onnx``'s graph. ``lbm score``: wall time and peak memory (max RSS of the
 process) of the real command on synthetic Parquet files, beside the float32 size of the input.
 Ordinal fit: OrdinalLogit with buurt-clustered errors beside one weighted normal-equations solve
 on the same design (one BLAS thread for both). Bootstrap: seconds per replicate by refit and by
@@ -91,6 +91,30 @@ def previous_scorer(model: dict, block: np.ndarray) -> np.ndarray:
     return np.searchsorted(model["thresholds"], total, side="right") + 1
 
 
+def onnx_session(model: dict):
+    """An onnxruntime session of ``lbm export-onnx``'s graph for ``model`` (float32 input, both cores)."""
+    import onnxruntime as ort
+
+    from lbm_model.onnx_export import scorer_graph
+    from lbm_model.scoring import CompiledScorer
+
+    p = len(model["slope"])
+    scorer = CompiledScorer(names=tuple(f"ind_{j:02d}" for j in range(p)), transforms=tuple(model["transforms"]),
+                            dimension_index=np.asarray(model["dimension_index"], np.int64), slope=model["slope"],
+                            offset=model["offset"], train_min=model["train_min"], train_max=model["train_max"],
+                            thresholds=model["thresholds"], content_sha256="bench")
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = os.cpu_count() or 1
+    return ort.InferenceSession(scorer_graph(scorer, "float32").SerializeToString(), options,
+                                providers=["CPUExecutionProvider"])
+
+
+def onnx_scores(session, by_row: np.ndarray, rows: int = 131_072) -> np.ndarray:
+    """Scores from the ONNX graph in batches of ``rows`` cells (as ``lbm score`` reads record batches)."""
+    return np.concatenate([session.run(["score"], {"indicators": by_row[start:start + rows]})[0]
+                           for start in range(0, len(by_row), rows)])
+
+
 def bench_scorer(sizes: list[int], repeats: int) -> list[dict]:
     rng = np.random.default_rng(0)
     model = random_model(rng, N_INDICATORS)
@@ -108,6 +132,10 @@ def bench_scorer(sizes: list[int], repeats: int) -> list[dict]:
                "matvec": median_seconds(lambda: by_row @ weights, repeats),
                "fused": median_seconds(lambda: fused_score(block, *args), repeats)}
         row["previous"] = median_seconds(lambda: previous_scorer(model, block), repeats) if n <= 1_000_000 else None
+        session = onnx_session(model)
+        row["onnx"] = median_seconds(lambda: onnx_scores(session, by_row), repeats)
+        onnx_score = onnx_scores(session, by_row)
+        row["onnx_max_difference"] = float(np.max(np.abs(onnx_score - fused_score(block, *args)[1])))
         rows.append(row)
         print(f"[bench] scorer {n:,}: {row}", file=sys.stderr, flush=True)
     return rows
@@ -275,13 +303,15 @@ def render(scorer: list[dict], score_command: list[dict], fits: list[dict], boot
              "(the machine is shared with other sessions: absolute times are upper bounds, ratios hold better).", "",
              f"### Scoring core ({N_INDICATORS} float32 indicators, score + 5 dimensions + class + range counts)", "",
              "| cells | float32 GB | parallel read (s) | read GB/s | numpy float32 mat-vec (s) | fused kernel (s) "
-             "| kernel GB/s | kernel / read | previous numpy scorer (s) | previous / kernel |",
-             "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+             "| kernel GB/s | kernel / read | previous numpy scorer (s) | previous / kernel | onnxruntime (s) "
+             "| onnxruntime / kernel | ONNX - kernel, max abs score |",
+             "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for r in scorer:
         previous = f"{r['previous']:.3f} | {r['previous'] / r['fused']:.1f}x" if r["previous"] else "not run | "
         lines.append(f"| {r['cells']:,} | {r['gigabytes']:.3f} | {r['read']:.4f} | {r['gigabytes'] / r['read']:.1f} "
                      f"| {r['matvec']:.4f} | {r['fused']:.4f} | {r['gigabytes'] / r['fused']:.1f} "
-                     f"| {r['read'] / r['fused']:.2f} of read speed | {previous} |")
+                     f"| {r['read'] / r['fused']:.2f} of read speed | {previous} | {r['onnx']:.4f} "
+                     f"| {r['onnx'] / r['fused']:.2f} | {r['onnx_max_difference']:.1e} |")
     lines += ["", f"Fitted exponent (time ~ cells^k) of the fused kernel: k = "
               f"{exponent([r['cells'] for r in scorer], [r['fused'] for r in scorer]):.2f}.", ""]
     if score_command:
@@ -315,7 +345,7 @@ def main() -> None:
     if sys.argv[1:2] == ["--measure"]:
         return measure(sys.argv[2:])
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cells", default="10000,100000,1000000", help="scorer sizes (cells)")
+    parser.add_argument("--cells", default="10000,100000,1000000,4000000", help="scorer sizes (cells)")
     parser.add_argument("--score-cells", default="250000,1000000", help="lbm score sizes (cells); empty to skip")
     parser.add_argument("--respondents", default="10000,50000,180000", help="ordinal fit sizes")
     parser.add_argument("--bootstrap-respondents", type=int, default=50_000)

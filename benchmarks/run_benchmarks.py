@@ -67,6 +67,37 @@ def fitted_shares(world: Path, scores_path: Path) -> dict:
     return out
 
 
+def onnx_on_world(model_dir: Path, cells_path: Path, rows: int = 131_072) -> dict:
+    """``lbm export-onnx`` of ``model_dir`` scored with onnxruntime on every cell-year of ``cells_path`` (in batches),
+    against the Python scorer: largest absolute differences, cells with another class, throughput of each."""
+    import onnxruntime as ort
+
+    from lbm_model.contract import read_table
+    from lbm_model.onnx_export import export_onnx, indicator_matrix
+    from lbm_model.scoring import CompiledScorer
+
+    scorer = CompiledScorer.load(model_dir)
+    cells = read_table(cells_path)
+    started = time.perf_counter()
+    reference = scorer.run(cells)
+    python_seconds = time.perf_counter() - started
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = os.cpu_count() or 1
+    dtype = np.float32 if all(cells[name].dtype == np.float32 for name in scorer.names) else np.float64
+    session = ort.InferenceSession(str(export_onnx(model_dir, model_dir / "model.onnx", np.dtype(dtype).name)), options,
+                                   providers=["CPUExecutionProvider"])
+    matrix = indicator_matrix(scorer, cells, dtype)
+    started = time.perf_counter()
+    parts = [session.run(["dimensions", "score", "class"], {"indicators": matrix[s:s + rows]})
+             for s in range(0, len(matrix), rows)]
+    onnx_seconds = time.perf_counter() - started
+    dimensions, score, classes = (np.concatenate([p[i] for p in parts]) for i in range(3))
+    return {"rows": len(cells), "input_type": np.dtype(dtype).name, "max_score_difference": float(np.max(np.abs(score - reference.score))),
+            "max_dimension_difference": float(np.max(np.abs(dimensions - reference.dimensions))),
+            "other_class": int((classes != reference.classes).sum()), "python_seconds": python_seconds,
+            "onnx_seconds": onnx_seconds}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--scale", default="nl")
@@ -104,6 +135,9 @@ def main() -> None:
     steps.append(run_step("kernels against their peers (bench_kernels.py)",
                           [sys.executable, str(ROOT / "benchmarks" / "bench_kernels.py"), "--out", str(work / "kernels.md")],
                           ROOT, log))
+    steps.append(run_step("scaling curves (bench_scaling.py)",
+                          [sys.executable, str(ROOT / "benchmarks" / "bench_scaling.py"), "--out", str(work / "scaling.md")],
+                          ROOT, log))
     steps.append(run_step("a four-job sweep, serial and parallel (bench_sweep.py)",
                           [sys.executable, str(ROOT / "benchmarks" / "bench_sweep.py"), "--out", str(work / "sweep.md")],
                           ROOT, log))
@@ -112,15 +146,16 @@ def main() -> None:
                            "--out", str(work / "hedonic.md")], ROOT, log))
     truth = json.loads((world / "truth.json").read_text())
     model = json.loads((work / "export-ordinal" / "model.json").read_text())["content"]
-    report = render(args, steps, truth, model, fitted_shares(world, work / "scores.parquet"))
-    for section in (work / "checks.md", work / "kernels.md", work / "sweep.md", work / "hedonic.md"):
+    onnx = onnx_on_world(work / "export-ordinal", world / "cells.parquet")
+    report = render(args, steps, truth, model, fitted_shares(world, work / "scores.parquet"), onnx)
+    for section in (work / "checks.md", work / "kernels.md", work / "scaling.md", work / "sweep.md", work / "hedonic.md"):
         if section.is_file():
             report += "\n" + section.read_text()
     (ROOT / args.out).write_text(report)
     print(report)
 
 
-def render(args, steps: list[dict], truth: dict, model: dict, fitted: dict) -> str:
+def render(args, steps: list[dict], truth: dict, model: dict, fitted: dict, onnx: dict) -> str:
     n_rows = model["training_data"]["n_cell_years"]
     lines = [
         "# Benchmarks", "",
@@ -138,6 +173,17 @@ def render(args, steps: list[dict], truth: dict, model: dict, fitted: dict) -> s
               f"Ordinal / least-squares fit time ratio (same run): "
               f"{fits['fit + freeze (ordinal logit), no checks'] / fits['fit + freeze (least squares), no checks']:.2f}. "
               "Per-check timings at this scale: `benchmarks/bench_checks.py` (section below when present).", ""]
+    whole = [s for s in steps if s["step"] in ("world generation", "fit + all checks + freeze (ordinal logit)",
+                                               "score all years + aggregates")]
+    lines += [f"Whole {args.scale} run (world, fit, default checks, freeze, score all years): "
+              f"{sum(s['seconds'] for s in whole):.0f} s, largest peak {max(s['peak_mb'] for s in whole) / 1024:.1f} GB "
+              f"(target: 300 s and 8 GB); one-minute load average at the end {os.getloadavg()[0]:.1f} (the machine "
+              "may be shared: times are upper bounds).", "",
+              f"ONNX export (`lbm export-onnx`, {onnx['input_type']} input, the cells' own type) on all {onnx['rows']:,} cell-years against the Python "
+              f"scorer: largest score difference {onnx['max_score_difference']:.1e}, largest dimension difference "
+              f"{onnx['max_dimension_difference']:.1e} (target 1e-6), {onnx['other_class']} cell-years in another class; "
+              f"onnxruntime {onnx['onnx_seconds']:.1f} s, the fused kernel {onnx['python_seconds']:.1f} s (scoring core "
+              "only, no reading).", ""]
     lines += calibration_table(truth, fitted)
     return "\n".join(lines) + "\n"
 

@@ -615,6 +615,14 @@ CASES: list[Case] = [
     Case("score-option-typo", "options", "lbm score", "a misspelt option (--modle)",
          _args("--modle", "model"), r"No such option: --modle", exit_code=2),
     # ---- lbm outputs ------------------------------------------------------------------------
+    Case("export-onnx-model-tampered", "model", "lbm export-onnx", "a weight edited in model.json (hashes not updated)",
+         _edit_model(_tamper_weight),
+         r"^model/model\.json: verification failed: content_sha256 is '[0-9a-f]{64}' but the file's content "
+         r"hashes to '[0-9a-f]{64}'; the model was modified after freezing\.$"),
+    Case("export-onnx-input-type", "options", "lbm export-onnx", "--input-type int8", _args("--input-type", "int8"),
+         r"^--input-type 'int8': expected one of float32, float64\.$"),
+    Case("export-onnx-output-type", "output", "lbm export-onnx", "--out out/model.txt", _args("--out", "out/model.txt"),
+         r"^--out out/model\.txt: expected a file name ending in \.onnx\. Nothing was written\.$"),
     Case("outputs-groups-unknown-group", "options", "lbm outputs", "a gemeente group that is not G4, G40 or rest",
          _groups("gemeente_code,group\nGM0363,G4\nGM0599,G5\n"),
          r"^in/groups\.csv: column 'group': values 'G5' in 1 row \(row 2\); expected one of G4, G40, rest\.$"),
@@ -709,6 +717,8 @@ def command_line(case: Case, ws: Workspace, extra: list[str]) -> list[str]:
     if case.command == "lbm validate":
         return [str(BIN / "lbm"), "validate", "model", "--cells", ws.paths["cells"], "--reference",
                 ws.paths.get("reference", "in/reference.csv"), "--out", "out/validation", *extra]
+    if case.command == "lbm export-onnx":
+        return [str(BIN / "lbm"), "export-onnx", "model", *extra]
     if case.command == "lbm world":
         out = [] if "--out" in extra else ["--out", "out/world"]
         return [str(BIN / "lbm"), "world", *out, *extra]

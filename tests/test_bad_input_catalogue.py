@@ -29,7 +29,7 @@ DOC = ROOT / "docs" / "bad-input.md"
 # One case per command, each through a different exit path: Hydra's own override error (sys.exit(1)
 # in @hydra.main), a click usage error shown by typer, and our own error in an lbm command.
 COMPARED_WITH_SUBPROCESS = ("override-typo-key", "score-option-typo", "world-out-is-a-file",
-                            "outputs-groups-unknown-group", "reference-unknown-level")
+                            "outputs-groups-unknown-group", "reference-unknown-level", "export-onnx-input-type")
 
 
 def _process_state() -> dict:
@@ -92,7 +92,7 @@ def test_catalogue_covers_every_input_and_command():
     inputs = {c.input for c in CASES}
     commands = {c.command for c in CASES}
     assert {"cells", "survey", "transactions", "reference", "catalog", "config", "model", "output"} <= inputs
-    assert commands == {"lbm-experiment", "lbm score", "lbm outputs", "lbm validate", "lbm world"}
+    assert commands == {"lbm-experiment", "lbm score", "lbm outputs", "lbm validate", "lbm world", "lbm export-onnx"}
     assert len({c.id for c in CASES}) == len(CASES)
 
 

@@ -109,3 +109,17 @@ def test_distance_band_drops_islands_and_knn_keeps_everyone():
     assert knn.n == 5 and "4 nearest" in knn.description
     with pytest.raises(ValueError, match="unknown weights kind"):
         build_weights(xy, "queen")
+
+
+def test_check_context_builds_weights_once_per_point_set(small_check_context):
+    ctx = small_check_context
+    residual_autocorrelation(ctx)
+    built = dict(ctx._weights)
+    score_autocorrelation(ctx)
+    residual_autocorrelation(ctx)                      # the second run reuses every weights object
+    assert all(ctx._weights[key] is weights for key, weights in built.items())
+    kinds = {key[0] for key in ctx._weights}
+    assert kinds == {"knn", "distance_band"} and len(ctx._weights) >= 4
+    xy = np.random.default_rng(0).uniform(0, 1000, (50, 2))
+    assert ctx.spatial_weights(xy, "knn", k=4) is ctx.spatial_weights(xy.copy(), "knn", k=4)
+    assert ctx.spatial_weights(xy, "knn", k=5) is not ctx.spatial_weights(xy, "knn", k=4)

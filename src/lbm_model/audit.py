@@ -43,6 +43,7 @@ from lbm_model.checks.stigma import StigmaConfig, StigmatisationError, stigma_ga
 from lbm_model.errors import LbmError
 from lbm_model.frozen import MODEL_FILE, read_frozen_model
 from lbm_model.inputs import Inputs, capture_warnings, file_sha256, load_inputs
+from lbm_model.progress import track
 
 AUDIT_FILE = "audit.json"
 AUDIT_FORMAT = "lbm-audit"
@@ -170,7 +171,7 @@ def run_audit(inputs: Inputs, fitted, thresholds: np.ndarray, base_year: int, co
     try:
         ctx = CheckContext(inputs, fitted, np.asarray(thresholds, float), int(base_year), config, staging)
         results, seconds = ([gate_result] if gate_result is not None else []), {}
-        for name in config.run:
+        for name in track(config.run, len(config.run), "checks"):
             if progress:
                 progress(str(name))
             started = time.perf_counter()

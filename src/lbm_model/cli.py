@@ -1,4 +1,4 @@
-"""The ``lbm`` command: world, score, verify, check, keygen, release, validate, robustness, sensitivity.
+"""The ``lbm`` command: world, score, export-onnx, verify, check, keygen, release, validate, robustness, sensitivity.
 
 Training-stack imports happen inside the commands that need them, so ``lbm score`` runs
 without statsmodels, scikit-learn, pymc, mlflow or hydra. User errors (LbmError) are
@@ -159,6 +159,28 @@ def _expected_sha256(value: str) -> str:
         raise LbmError(f"--expect-sha256 {value!r}: expected 64 hexadecimal characters (a model's content_sha256, "
                        "as lbm verify prints it).")
     return text
+
+
+@app.command("export-onnx")
+def export_onnx(
+    model: Annotated[Path, typer.Argument(help="Frozen model directory or its model.json.")],
+    out: Annotated[Optional[Path], typer.Option(help="ONNX file to write. Default: model.onnx beside model.json.")] = None,
+    input_type: Annotated[str, typer.Option(help="Element type of the graph's input: float64 or float32 (cast to "
+                                                 "float64 inside the graph).")] = "float64",
+) -> None:
+    """Write the frozen scorer as an ONNX graph (transforms, dimensions, score, class, range counts)."""
+    from lbm_model.onnx_export import INPUT_TYPES
+    from lbm_model.onnx_export import export_onnx as write_onnx
+
+    try:
+        if input_type not in INPUT_TYPES:
+            raise LbmError(f"--input-type {input_type!r}: expected one of {', '.join(INPUT_TYPES)}.")
+        if out is not None and out.suffix.lower() != ".onnx":
+            raise LbmError(f"--out {out}: expected a file name ending in .onnx. Nothing was written.")
+        written = write_onnx(model, out, input_type)
+    except LbmError as exc:
+        _fail(exc)
+    console.print(f"[bold green]exported[/] ONNX scorer -> {escape(str(written))}", soft_wrap=True)
 
 
 @app.command()

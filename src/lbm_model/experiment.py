@@ -23,6 +23,7 @@ from lbm_model.config import DataConfig, LbmConfig, ModelConfig, plain, typed_co
 from lbm_model.errors import LbmError
 from lbm_model.frozen import canonical_json, sha256_text
 from lbm_model.inputs import capture_warnings, load_inputs
+from lbm_model.progress import step
 
 console = Console(stderr=True, soft_wrap=True)   # messages and paths are never broken across lines
 
@@ -185,7 +186,8 @@ def run_experiment(cfg: LbmConfig, resolved: dict | None = None) -> Path:
         else:
             say("fit", f"{cfg.model.name}: {len(indicators)} indicators, {len(inputs.survey):,} respondents, "
                        f"{len(inputs.catalog.controls)} controls")
-        fitted = fit_model(inputs, estimator, indicators)
+        with step(f"fit {cfg.model.name}"):
+            fitted = fit_model(inputs, estimator, indicators)
         thresholds = class_thresholds(fitted, inputs.cells, rule)
         audit = run_audit(inputs, fitted, thresholds, rule.base_year, cfg.checks, export_dir, gate_result,
                           model_version=cfg.export.model_version, progress=lambda name: say("check", name))

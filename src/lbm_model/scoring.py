@@ -20,6 +20,7 @@ from lbm_model.dimensions import AREA_LEVELS, DIMENSION_KEYS
 from lbm_model.disclosure import DEFAULT_MIN_HOUSEHOLDS, protect
 from lbm_model.errors import ContractError, ContractWarning
 from lbm_model.frozen import read_frozen_model
+from lbm_model.progress import track
 from lbm_model.score_kernel import BLOCK_CELLS, TRANSFORM_CODES, fused_score, indicator_block
 
 BATCH_ROWS = 131_072           # cells per Parquet record batch: ~50 MB of float32 indicators at 94 columns
@@ -199,7 +200,9 @@ def _score_parquet_batches(scorer: CompiledScorer, path: Path, file: str, years:
     columns = [c for c in (*CELL_COLUMNS, *scorer.names) if c in names]
     catalog, parts, keys, seen_years = scorer.catalog(), [], [], set()
     outside = np.zeros(len(scorer.names), np.int64)
-    for batch in reader.iter_batches(batch_size=batch_rows, columns=columns):
+    n_batches = -(-reader.metadata.num_rows // batch_rows)
+    for batch in track(reader.iter_batches(batch_size=batch_rows, columns=columns), n_batches,
+                       f"scoring {reader.metadata.num_rows:,} cell-years"):
         table = pa.Table.from_batches([batch]).replace_schema_metadata(reader.schema_arrow.metadata)
         cells = validate_cells(table.to_pandas(), catalog, file, indicators=list(scorer.names))   # pandas dtypes as read_table
         keys.append(pa.record_batch([batch.column("cell_id"), batch.column("year")], names=["cell_id", "year"]))

@@ -26,7 +26,6 @@ Statistics 28, 449-481.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,6 +36,7 @@ from lbm_model.checks.evidence import EvidenceWriter
 from lbm_model.checks.result import WARN, Check, CheckResult, grade
 from lbm_model.errors import ConfigError
 from lbm_model.features import EstimationData
+from lbm_model.progress import track
 
 NAME = "cluster_bootstrap"
 
@@ -134,7 +134,7 @@ def fixed_hessian_replicates(ctx: CheckContext) -> np.ndarray:
     cfg = ctx.config.cluster_bootstrap
     codes_text, codes = np.unique(ctx.data.cluster.astype(str), return_inverse=True)
     counts = replicate_counts(len(codes_text), ctx.config.seed, cfg.replicates)
-    draws = with_progress(ctx.estimator.fixed_hessian_bootstrap(ctx.data, codes, counts), cfg.replicates,
+    draws = track(ctx.estimator.fixed_hessian_bootstrap(ctx.data, codes, counts), cfg.replicates,
                           "cluster bootstrap (fixed-Hessian Newton)")
     return pd.DataFrame(list(draws), columns=list(ctx.estimator.feature_names_in_)).reindex(
         columns=ctx.indicator_names).to_numpy(float)
@@ -156,22 +156,7 @@ def run_replicates(ctx: CheckContext) -> np.ndarray:
 
         draws = Parallel(n_jobs=cfg.n_jobs, return_as="generator")(
             delayed(fit_replicate)(*args, b) for b in range(cfg.replicates))
-    return np.array(list(with_progress(draws, cfg.replicates, "cluster bootstrap refits")))
-
-
-def with_progress(items: Iterable, total: int, description: str) -> Iterator:
-    """Yield ``items`` while a rich bar (count, elapsed, ETA) runs on stderr when it is a terminal."""
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn, TimeRemainingColumn
-
-    console = Console(stderr=True)
-    columns = (f"[bold]check[/] {description}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-               "ETA", TimeRemainingColumn())
-    with Progress(*columns, console=console, disable=not console.is_terminal, transient=False) as bar:
-        task = bar.add_task(description, total=total)
-        for item in items:
-            yield item
-            bar.advance(task)
+    return np.array(list(track(draws, cfg.replicates, "cluster bootstrap refits")))
 
 
 def cluster_bootstrap(ctx: CheckContext) -> CheckResult:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -41,6 +42,18 @@ class CheckContext:
     config: ChecksConfig
     export_dir: Path
     notes: list[str] = field(default_factory=list)
+    _weights: dict = field(default_factory=dict, repr=False)
+
+    def spatial_weights(self, xy: np.ndarray, kind: str, *, k: int = 8, threshold_m: float | None = None):
+        """``checks.weights.build_weights`` once per point set and kind, shared by every check of this context."""
+        from lbm_model.checks.weights import build_weights
+
+        xy = np.ascontiguousarray(xy, dtype=float)
+        key = (kind, k if kind == "knn" else None, threshold_m if kind != "knn" else None, xy.shape,
+               hashlib.sha256(xy.tobytes()).hexdigest())
+        if key not in self._weights:
+            self._weights[key] = build_weights(xy, kind, k=k, threshold_m=threshold_m)
+        return self._weights[key]
 
     @property
     def data(self):

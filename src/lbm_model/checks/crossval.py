@@ -31,6 +31,7 @@ from lbm_model.checks.evidence import EvidenceWriter
 from lbm_model.checks.result import FAIL, PASS, WARN, Check, CheckResult
 from lbm_model.disclosure import hidden_parts
 from lbm_model.errors import ConfigError
+from lbm_model.progress import track
 
 NAME = "blocked_cv"
 
@@ -125,7 +126,7 @@ def blocked_cv(ctx: CheckContext) -> CheckResult:
     fold = assign_folds(blocks, n_folds, ctx.config.seed)
     everyone = np.arange(len(fold))
     rows, pooled_parts = [], []
-    for k in range(n_folds):
+    for k in track(range(n_folds), n_folds, f"blocked cross-validation, {n_folds} folds"):
         test, train = everyone[fold == k], everyone[fold != k]
         est = _fit(ctx, train)
         rows.append({"fold": k + 1, "n_blocks": int(len(np.unique(blocks[test]))), **fold_scores(est, ctx, test, train)})

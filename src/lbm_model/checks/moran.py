@@ -1,8 +1,8 @@
 """Moran's I and local Moran (LISA) with esda, plus Moran's I for regression residuals.
 
-Global Moran's I (Moran 1950) with permutation inference: esda draws permutations from
-numpy's global random state, so the state is seeded right before each call and put back
-afterwards. Local Moran (Anselin 1995) uses esda's conditional randomisation with an
+Global Moran's I (Moran 1950) from esda, with permutation inference by the compiled kernel
+of lbm_model.checks.moran_kernel (seeded draws of its own; numpy's global random state is
+never touched). Local Moran (Anselin 1995) uses esda's conditional randomisation with an
 explicit seed, computed by lbm_model.checks.lisa_kernel (the same draws and p-values,
 compiled once per machine and linear in n). ``regression_residual_moran`` gives the analytic moments of Moran's I for
 least-squares residuals (Cliff and Ord 1981, p. 203; spdep's ``lm.morantest``), which
@@ -26,6 +26,7 @@ import numpy as np
 from scipy import sparse, stats
 
 from lbm_model.checks.lisa_kernel import conditional_randomisation
+from lbm_model.checks.moran_kernel import permuted_moran
 
 LISA_LABELS = {0: "not significant", 1: "high-high", 2: "low-high", 3: "low-low", 4: "high-low"}
 
@@ -69,18 +70,47 @@ class LocalMoranResult:
 
 
 def global_moran(values: np.ndarray, graph, permutations: int, seed: int) -> MoranResult:
-    """Moran's I of ``values`` under row-standardised ``graph`` with seeded permutation inference."""
-    import esda
+    """Moran's I of ``values`` under row-standardised ``graph`` with seeded permutation inference.
 
-    state = np.random.get_state()
-    np.random.seed(seed)
-    try:
-        m = esda.Moran(np.asarray(values, float), graph, transformation="r", permutations=int(permutations))
-    finally:
-        np.random.set_state(state)
-    simulated = {"EI_sim": float(m.EI_sim), "z_sim": float(m.z_sim), "p_sim": float(m.p_sim)} if permutations else {}
-    return MoranResult(n=len(values), I=float(m.I), EI=float(m.EI), z_norm=float(m.z_norm), p_norm=float(m.p_norm),
+    The statistic and its moments under normality are esda's formulas (``esda.Moran``: I, EI,
+    z_norm, two-sided p_norm) computed from the sparse weights directly; the permutations run in
+    the compiled kernel of lbm_model.checks.moran_kernel (both cores, cached, its own seeded
+    draws), summarised as esda does: the folded pseudo p-value
+    ``(min(larger, permutations - larger) + 1) / (permutations + 1)``, the mean and the z-value.
+    esda itself is the reference in tests/test_moran_kernel.py (same I and moments, p-values
+    within Monte Carlo error).
+    """
+    y = np.asarray(values, float)
+    W = _row_standardised(graph)
+    n = len(y)
+    z = y - y.mean()
+    s0 = float(W.sum())
+    I = n / s0 * float(z @ (W @ z)) / float(z @ z)  # noqa: E741 (the statistic's name)
+    EI = -1.0 / (n - 1)
+    s1 = 0.5 * float((W + W.T).power(2).sum())
+    s2 = float(((np.asarray(W.sum(axis=1)).ravel() + np.asarray(W.sum(axis=0)).ravel()) ** 2).sum())
+    VI_norm = (n * n * s1 - n * s2 + 3 * s0 * s0) / ((n - 1) * (n + 1) * s0 * s0) - EI * EI
+    z_norm = (I - EI) / np.sqrt(VI_norm)
+    p_norm = 2.0 * float(stats.norm.sf(abs(z_norm)))
+    simulated = {}
+    if permutations:
+        sim = permuted_moran(z, W, int(permutations), int(seed))
+        larger = int((sim >= I).sum())
+        larger = min(larger, int(permutations) - larger)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            z_sim = (I - sim.mean()) / sim.std()
+        simulated = {"EI_sim": float(sim.mean()), "z_sim": float(z_sim),
+                     "p_sim": (larger + 1.0) / (int(permutations) + 1.0)}
+    return MoranResult(n=n, I=float(I), EI=float(EI), z_norm=float(z_norm), p_norm=p_norm,
                        permutations=int(permutations), **simulated)
+
+
+def _row_standardised(w) -> sparse.csr_matrix:
+    """The weights of a libpysal W or Graph (or a sparse matrix) with every non-empty row summing to one."""
+    W = _sparse(w)
+    sums = np.asarray(W.sum(axis=1)).ravel()
+    scale = np.divide(1.0, sums, out=np.zeros_like(sums), where=sums != 0)
+    return sparse.csr_matrix(sparse.diags(scale) @ W)
 
 
 def local_moran(values: np.ndarray, graph, permutations: int, seed: int, alpha: float = 0.05) -> LocalMoranResult:

@@ -35,7 +35,6 @@ from lbm_model.checks.context import CheckContext
 from lbm_model.checks.evidence import EvidenceWriter
 from lbm_model.checks.moran import LISA_LABELS, MoranResult, global_moran, local_moran
 from lbm_model.checks.result import FAIL, PASS, WARN, Check, CheckResult, worst
-from lbm_model.checks.weights import build_weights
 from lbm_model.disclosure import published_areas
 from lbm_model.errors import ConfigError
 
@@ -116,7 +115,8 @@ def _moran_rows(values: pd.Series, xy: np.ndarray, level: str, ctx: CheckContext
     cfg = ctx.config.spatial
     rows, weights = [], {}
     for kind in cfg.weights:
-        w = weights[kind] = build_weights(xy, kind, k=cfg.knn_k, threshold_m=float(cfg.distance_band_m.get(level, 0)) or None)
+        w = weights[kind] = ctx.spatial_weights(xy, kind, k=cfg.knn_k,
+                                               threshold_m=float(cfg.distance_band_m.get(level, 0)) or None)
         moran = global_moran(values.to_numpy(float)[w.keep], w.graph, permutations, ctx.config.seed)
         rows.append(MoranRow(level, kind, w.description, w.n, w.n_dropped, moran))
     return rows, weights
@@ -189,7 +189,7 @@ def residual_autocorrelation(ctx: CheckContext) -> CheckResult:
         level_rows, weights = _moran_rows(areas["mean_residual"], xy, level, ctx, cfg.permutations)
         rows += level_rows
         if level == "buurt" and cfg.lisa:
-            knn = weights.get("knn") or build_weights(xy, "knn", k=cfg.knn_k)
+            knn = weights.get("knn") or ctx.spatial_weights(xy, "knn", k=cfg.knn_k)
             counts, category = _lisa_evidence(areas["mean_residual"], knn, ctx, ev, "residuals",
                                               areas[["respondents", "mean_residual"]])
             details["lisa_buurt_counts"] = counts
@@ -219,7 +219,7 @@ def _cell_scores(ctx: CheckContext, ev: EvidenceWriter) -> list[MoranRow]:
         return []
     rows, weights = _moran_rows(values, xy, "cell", ctx, ctx.config.spatial.score_permutations)
     z = (values.to_numpy() - values.mean()) / values.std(ddof=0)
-    w = weights.get("knn") or build_weights(xy, "knn", k=ctx.config.spatial.knn_k)
+    w = weights.get("knn") or ctx.spatial_weights(xy, "knn", k=ctx.config.spatial.knn_k)
     lag = np.asarray(w.graph.lag(z), float)
     ev.figure(figures.moran_scatter(z, lag, float(z @ lag / (z @ z)), f"Moran scatter plot: cell scores {ctx.base_year}",
                                     f"{len(z):,} inhabited cells, {w.description}"), "moran_scatter_scores_cell.png")
@@ -235,7 +235,7 @@ def _buurt_scores(ctx: CheckContext, ev: EvidenceWriter, details: dict) -> list[
     xy = areas[["x", "y"]].to_numpy(float)
     rows, weights = _moran_rows(areas["score"], xy, "buurt", ctx, cfg.score_permutations)
     if cfg.lisa:
-        knn = weights.get("knn") or build_weights(xy, "knn", k=cfg.knn_k)
+        knn = weights.get("knn") or ctx.spatial_weights(xy, "knn", k=cfg.knn_k)
         counts, category = _lisa_evidence(areas["score"], knn, ctx, ev, "scores", areas[["households", "score"]])
         details["lisa_buurt_counts"] = counts
         _map(ctx, category, ev, "scores", f"buurten published in the area tables (>= {min_households} households, "

@@ -52,6 +52,23 @@ def distance_band_adjacency(xy: np.ndarray, threshold_m: float) -> sparse.csr_ma
     return sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(n, n))
 
 
+def knn_adjacency(xy: np.ndarray, k: int) -> sparse.csr_matrix | None:
+    """Binary adjacency of every point to its ``k`` nearest others (scipy k-d tree), or None when
+    two points coincide (libpysal's ``Graph.build_knn(coplanar="clique")`` handles those).
+
+    Equivalent to ``Graph.build_knn`` for distinct points, and about ten times faster at
+    hundreds of thousands of cells (it validates no geometries).
+    """
+    from scipy.spatial import cKDTree
+
+    if len(np.unique(xy, axis=0)) < len(xy):
+        return None
+    _, neighbours = cKDTree(xy).query(xy, k=k + 1)
+    n = len(xy)
+    # distinct points: each point's nearest is itself, at distance 0
+    return sparse.csr_matrix((np.ones(n * k), (np.repeat(np.arange(n), k), neighbours[:, 1:].ravel())), shape=(n, n))
+
+
 def build_weights(xy: np.ndarray, kind: str, *, k: int = 8, threshold_m: float | None = None) -> SpatialWeights:
     """k-nearest-neighbour or distance-band weights between the rows of ``xy`` (metres).
 
@@ -70,7 +87,9 @@ def build_weights(xy: np.ndarray, kind: str, *, k: int = 8, threshold_m: float |
         raise ValueError(f"spatial weights need at least 3 points, got {n}")
     if kind == "knn":
         k_used = int(min(k, n - 1))
-        graph = Graph.build_knn(xy, k=k_used, coplanar="clique").transform("r")
+        adjacency = knn_adjacency(xy, k_used)
+        graph = (Graph.from_sparse(adjacency) if adjacency is not None
+                 else Graph.build_knn(xy, k=k_used, coplanar="clique")).transform("r")
         return SpatialWeights(graph, np.arange(n), kind, f"{k_used} nearest neighbours, row-standardised", n)
     if kind == "distance_band":
         if threshold_m is None or threshold_m <= 0:

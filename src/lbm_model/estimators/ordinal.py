@@ -5,9 +5,13 @@ P(Y <= k) = F(c_k - eta), eta = X beta + controls gamma, F the logistic CDF.
 Why not statsmodels' OrderedModel: it has no case weights (survey weights are part of the
 contract) and differentiates numerically, which at national scale (about 180k respondents,
 110 parameters) costs tens of thousands of likelihood evaluations for one Hessian. This
-class writes the weighted log-likelihood with its analytic gradient and Hessian, lets
-scipy's trust-region Newton method optimise it, and takes the cluster sandwich's "meat"
-from statsmodels. On unweighted data it reproduces R's MASS::polr (tests/test_estimators.py).
+class writes the weighted log-likelihood with its analytic gradient and Hessian and
+maximises it by Newton's method (the likelihood is concave). Per iteration the cost is one
+symmetric BLAS-3 product X' diag(w) X (syrk) plus a few passes over n; the cluster sandwich's
+"meat" comes from cluster sums of the scores without an n x p score matrix. On unweighted
+data it reproduces R's MASS::polr (tests/test_golden_r.py, tests/test_estimators.py).
+
+Threads: BLAS runs single-threaded inside the fit (threadpoolctl, ``BLAS_THREADS``); see there.
 """
 
 from __future__ import annotations
@@ -17,9 +21,9 @@ from collections.abc import Iterator
 
 import numpy as np
 import pandas as pd
-from scipy import optimize
+from scipy import linalg, optimize
+from scipy.linalg import blas
 from scipy.special import expit
-from statsmodels.stats.sandwich_covariance import S_crosssection
 from threadpoolctl import threadpool_limits
 
 from lbm_model.estimators.base import LbmEstimator, cluster_codes, weighted_rmse
@@ -75,25 +79,59 @@ class OrdinalLogit(LbmEstimator):
         theta0 = self._start(category, weight, design.shape[1], len(levels))
         if self.start_params is not None and len(self.start_params) == len(theta0):
             theta0 = np.asarray(self.start_params, float).copy()
-        scale = weight.sum()
+        clusters = cluster_codes(groups) if groups is not None else None
         self._iteration = 0
         self._scratch = {}
         try:
             with threadpool_limits(limits=BLAS_THREADS, user_api="blas"):
-                result = optimize.minimize(
-                    lambda t: -self._loglike(t, design, category, weight) / scale, theta0,
-                    jac=lambda t: -self._gradient(t, design, category, weight) / scale,
-                    hess=lambda t: -self._hessian(t, design, category, weight) / scale,
-                    method="trust-exact", options={"maxiter": self.max_iter, "gtol": self.tol},
-                    callback=self._report if self.progress else None,
-                )
+                result = self._newton(theta0, design, category, weight)
                 theta = result.x
-                covariance = self._covariance(theta, design, category, weight, groups)
+                covariance = self._covariance(theta, design, category, weight, clusters)
         finally:
             del self._scratch       # the design-sized buffer and cached pieces live only during a fit
-        self.results_ = self._results(theta, covariance, design, category, levels, weight, groups, controls.columns,
+        self.results_ = self._results(theta, covariance, design, category, levels, weight, clusters, controls.columns,
                                       result)
         return self
+
+    def _newton(self, theta, design, category, weight) -> optimize.OptimizeResult:
+        """Maximise the mean weighted log-likelihood by Newton's method with backtracking (Armijo) steps.
+
+        The proportional-odds log-likelihood is concave in (weights, cut-points) (Pratt 1981), so
+        full Newton steps from the start converge quadratically; a step that unorders the cut-points
+        or lowers the likelihood is halved. One gradient and one Hessian per iteration, and the
+        Hessian at the optimum is the one the covariance reuses. Stops when the gradient's norm is
+        below ``tol`` (scipy's ``gtol``), after ``max_iter`` iterations, or when no step improves.
+        """
+        scale = weight.sum()
+        objective = lambda t: self._loglike(t, design, category, weight) / scale  # noqa: E731
+        value = objective(theta)
+        success, message, iteration = False, "maximum number of iterations reached", 0
+        for iteration in range(1, self.max_iter + 1):
+            gradient = self._gradient(theta, design, category, weight) / scale
+            if np.linalg.norm(gradient) < self.tol:
+                success, message, iteration = True, "gradient below tol", iteration - 1
+                break
+            information = -self._hessian(theta, design, category, weight) / scale
+            try:
+                step = linalg.solve(information, gradient, assume_a="pos")
+            except linalg.LinAlgError:
+                step = np.linalg.lstsq(information, gradient, rcond=None)[0]
+            rate, slope = 1.0, float(gradient @ step)
+            while rate > 1e-10:
+                candidate = theta + rate * step
+                candidate_value = objective(candidate)
+                if candidate_value >= value + 1e-4 * rate * slope:
+                    break
+                rate /= 2
+            else:
+                message = "no step improves the likelihood (at the optimum to rounding)"
+                break
+            theta, value = candidate, candidate_value
+            if self.progress:
+                self._report(optimize.OptimizeResult(fun=-value))
+        gradient = self._gradient(theta, design, category, weight) / scale
+        return optimize.OptimizeResult(x=theta, fun=-value, jac=-gradient, nit=iteration, message=message,
+                                       success=success or bool(np.linalg.norm(gradient) < self.tol))
 
     def _report(self, intermediate_result) -> None:
         """Print one line per Newton iteration (stderr): the mean negative log-likelihood."""
@@ -160,14 +198,23 @@ class OrdinalLogit(LbmEstimator):
         return np.concatenate([design.T @ (wB - wA), at_upper[:n_cuts] - at_lower[1:]])
 
     def _hessian(self, theta, design, category, weight) -> np.ndarray:
-        """Analytic Hessian: X' diag(w) X as one BLAS-3 product, the cut-point blocks from bincounts."""
+        """Analytic Hessian, cached for the last theta: X' diag(w) X as one symmetric BLAS-3 product, the
+        cut-point blocks from bincounts."""
+        scratch = getattr(self, "_scratch", None)
+        key = (theta.tobytes(), id(design), id(weight))
+        if scratch is not None and scratch.get("hessian_key") == key:
+            return scratch["hessian"].copy()
+        hess = self._compute_hessian(theta, design, category, weight)
+        if scratch is not None:
+            scratch["hessian_key"], scratch["hessian"] = key, hess.copy()
+        return hess
+
+    def _compute_hessian(self, theta, design, category, weight) -> np.ndarray:
         k, prob, f_up, f_lo, d_up, d_lo = self._pieces(theta, design, category)
         A, B, A2, B2 = f_up / prob, f_lo / prob, d_up / prob, d_lo / prob
         n_cuts = len(theta) - k
         hess = np.empty((len(theta), len(theta)))
-        scaled = self._work_buffer(design.shape)
-        np.multiply(design, (weight * ((A2 - B2) - (A - B) ** 2))[:, None], out=scaled)
-        hess[:k, :k] = design.T @ scaled
+        hess[:k, :k] = self._weighted_gram(design, weight * ((A2 - B2) - (A - B) ** 2))
         # per respondent, d2/(d beta d c_j) per unit of x sits in column j of ``by_cut``: the upper term at
         # c_j = the respondent's upper cut (category j), the lower term at its lower cut (category j + 1)
         rows = np.arange(len(category))
@@ -186,6 +233,18 @@ class OrdinalLogit(LbmEstimator):
         hess[k:, k:] = cuts
         return hess
 
+    def _weighted_gram(self, design: np.ndarray, curvature: np.ndarray) -> np.ndarray:
+        """X' diag(curvature) X. The log-likelihood is concave in eta (log-concave logistic), so the curvature is
+        <= 0 and the product is -S'S with S = sqrt(-curvature) X: one BLAS syrk (half a general product's flops)
+        into a reused buffer. A positive curvature (rounding at extreme eta) falls back to the general product."""
+        scaled = self._work_buffer(design.shape)
+        if np.all(curvature <= 0):
+            np.multiply(design, np.sqrt(-curvature)[:, None], out=scaled)
+            upper = blas.dsyrk(-1.0, scaled.T, trans=0)            # scaled.T is Fortran-ordered: no copy
+            return np.triu(upper) + np.triu(upper, 1).T
+        np.multiply(design, curvature[:, None], out=scaled)
+        return design.T @ scaled
+
     def _work_buffer(self, shape: tuple[int, int]) -> np.ndarray:
         """A design-sized scratch matrix reused by every Hessian of a fit (no n x p allocation per call)."""
         scratch = getattr(self, "_scratch", None)
@@ -195,20 +254,41 @@ class OrdinalLogit(LbmEstimator):
             scratch["buffer"] = np.empty(shape)
         return scratch["buffer"]
 
-    def _covariance(self, theta, design, category, weight, groups) -> np.ndarray:
+    def _covariance(self, theta, design, category, weight, clusters) -> np.ndarray:
         bread = np.linalg.inv(-self._hessian(theta, design, category, weight))
         if self.cov_type == "nonrobust":
             return bread
-        score = self._score_obs(theta, design, category, weight)
         if self.cov_type == "robust":
+            score = self._score_obs(theta, design, category, weight)
             n = len(score)
             meat = score.T @ score * n / (n - 1)
         else:
-            codes, n_clusters = cluster_codes(groups)
-            meat = S_crosssection(score, codes) * n_clusters / (n_clusters - 1)
+            codes, n_clusters = clusters
+            sums = self._cluster_score_sums(theta, design, category, weight, codes, n_clusters)
+            meat = sums.T @ sums * n_clusters / (n_clusters - 1)
         return bread @ meat @ bread
 
-    def _results(self, theta, covariance, design, category, levels, weight, groups, control_names,
+    def _cluster_score_sums(self, theta, design, category, weight, codes, n_clusters) -> np.ndarray:
+        """Per cluster, the sum of the respondents' weighted scores (clusters x parameters): the weights' part
+        summed over respondents sorted by cluster in the fit's reused design-sized buffer (np.add.reduceat),
+        the cut-points' part by bincounts; the sandwich's meat without an n x p score matrix of its own."""
+        k, prob, f_up, f_lo, *_ = self._pieces(theta, design, category)
+        wA, wB = weight * f_up / prob, weight * f_lo / prob
+        n_cuts = len(theta) - k
+        order = np.argsort(codes, kind="stable")
+        sorted_codes = codes[order]
+        starts = np.flatnonzero(np.r_[True, sorted_codes[1:] != sorted_codes[:-1]])
+        scaled = self._work_buffer(design.shape)
+        np.take(design, order, axis=0, out=scaled, mode="clip")      # "clip": unbuffered (the indices are valid)
+        scaled *= (wB - wA)[order, None]
+        sums = np.zeros((n_clusters, len(theta)))
+        sums[sorted_codes[starts], :k] = np.add.reduceat(scaled, starts, axis=0)
+        for j in range(n_cuts):        # c_j is the upper cut of category j and the lower cut of category j + 1
+            sums[:, k + j] = (np.bincount(codes, weights=np.where(category == j, wA, 0.0), minlength=n_clusters)
+                              - np.bincount(codes, weights=np.where(category == j + 1, wB, 0.0), minlength=n_clusters))
+        return sums
+
+    def _results(self, theta, covariance, design, category, levels, weight, clusters, control_names,
                  result) -> FitResults:
         k_ind, k = self.n_features_in_, design.shape[1]
         se = np.sqrt(np.diag(covariance))
@@ -223,7 +303,7 @@ class OrdinalLogit(LbmEstimator):
         expected = _probabilities(cutpoints, eta) @ levels
         stats = FitStats(
             converged=bool(result.success) or self._at_optimum(result), n_obs=len(category),
-            n_clusters=cluster_codes(groups)[1] if groups is not None else None, n_params=len(theta),
+            n_clusters=clusters[1] if clusters is not None else None, n_params=len(theta),
             rmse=weighted_rmse(levels[category], expected, weight), iterations=int(result.nit),
             extra={"loglike": loglike, "loglike_null": loglike_null, "pseudo_r2_mcfadden": 1.0 - loglike / loglike_null,
                    "aic": -2.0 * loglike + 2.0 * len(theta)})

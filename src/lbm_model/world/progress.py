@@ -1,11 +1,13 @@
-"""A quiet-by-default step counter; with ``enabled`` a rich progress bar on stderr."""
+"""A quiet-by-default step counter; with ``enabled`` a rich progress bar (elapsed, ETA) on stderr when it is a terminal."""
 
 from __future__ import annotations
 
 from types import TracebackType
 
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from lbm_model.progress import enabled as on_terminal
 
 
 class Steps:
@@ -16,8 +18,10 @@ class Steps:
         self._task = None
         self._started = False
         if enabled:
-            self._bar = Progress(TextColumn("[bold]world[/] {task.description:<48}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                                 TimeElapsedColumn(), console=Console(stderr=True))
+            console = Console(stderr=True)
+            self._bar = Progress(TextColumn("[bold]world[/] {task.description:<48}"), BarColumn(),
+                                 TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(), TextColumn("ETA"),
+                                 TimeRemainingColumn(), console=console, disable=not on_terminal(console))
             self._task = self._bar.add_task("", total=total)
 
     def __enter__(self) -> "Steps":
