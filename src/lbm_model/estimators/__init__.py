@@ -1,11 +1,12 @@
 """Estimator families: one small class each, one contract (estimators/base.py), one results object.
 
 Swap them in Hydra with ``model=ols``, ``ordinal_logit``, ``multilevel``, ``elastic_net``, ``spatial_error``,
-``spatial_lag``, or the behaviour model ``hedonic`` (fitted on transactions; ``_target_`` in the package's
+``spatial_lag``, ``bayes_ordinal``, or the behaviour model ``hedonic`` (fitted on transactions; ``_target_`` in the package's
 conf/model/). model.json records a family by its stable name (``FAMILIES``), never an import path.
 """
 
 from lbm_model.estimators.base import LbmEstimator, NotFittedError
+from lbm_model.estimators.bayes import BayesOrdinal
 from lbm_model.estimators.elastic_net import ElasticNetSelection
 from lbm_model.estimators.hedonic import Hedonic
 from lbm_model.estimators.linear import LeastSquares
@@ -16,7 +17,7 @@ from lbm_model.estimators.spatial import SpatialError, SpatialLag
 
 FAMILIES: dict[str, type[LbmEstimator]] = {
     cls.family: cls for cls in (LeastSquares, OrdinalLogit, Multilevel, ElasticNetSelection, SpatialError, SpatialLag,
-                               Hedonic)}
+                               Hedonic, BayesOrdinal)}
 
 
 def estimator_for(family: str, params: dict) -> LbmEstimator:
@@ -26,5 +27,5 @@ def estimator_for(family: str, params: dict) -> LbmEstimator:
     return FAMILIES[family](**params)
 
 
-__all__ = ["FAMILIES", "ElasticNetSelection", "FitResults", "Hedonic", "LbmEstimator", "LeastSquares", "Multilevel",
+__all__ = ["FAMILIES", "BayesOrdinal", "ElasticNetSelection", "FitResults", "Hedonic", "LbmEstimator", "LeastSquares", "Multilevel",
            "NotFittedError", "OrdinalLogit", "SpatialError", "SpatialLag", "estimator_for"]
