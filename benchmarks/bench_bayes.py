@@ -2,7 +2,7 @@
 and the prior curve (weight error against the number of respondents, weak prior vs a prior centred on the truth).
 
 Usage: .venv/bin/python benchmarks/bench_bayes.py [--world DIR] [--n 3000] [--draws 300] [--sizes 500,1000,2000,4000]
-       [--out FILE] [--update BENCHMARKS.md]
+       [--skip-samplers] [--out FILE] [--update BENCHMARKS.md]
 Samplers: each configuration fits the same model on the same random subsample of respondents in its own process
 (PYTENSOR_FLAGS must be set before PyTensor is imported); wall time includes compiling the graph. The curve fits
 the model fully specified (composition columns as adjustment controls) on random subsamples of growing size.
@@ -121,10 +121,12 @@ def prior_curve(world: Path, sizes: list[int], draws: int) -> list[dict]:
 def render(sampler_rows: list[dict], curve_rows: list[dict], n: int, draws: int, load_avg: tuple) -> str:
     start, end = markers("bench_bayes")
     lines = [start, "## Bayesian family: samplers and the prior curve (benchmarks/bench_bayes.py)", "",
-             f"Small world, {n:,} random respondents, fully specified model, 2 chains x {draws} tuning + {draws} draws; "
-             "wall time includes compiling the graph. The machine was shared with other sessions (load average "
-             f"{load_avg[0]:.1f} at the start, {load_avg[1]:.1f} at the end), so compare rows of this run only.", "",
-             "| configuration | wall s | max R-hat | min bulk ESS | divergences |", "|---|---:|---:|---:|---:|"]
+             f"Small world, fully specified model, 2 chains x {draws} tuning + {draws} draws; wall time includes "
+             "compiling the graph. The machine was shared with other sessions (load average "
+             f"{load_avg[0]:.1f} at the start, {load_avg[1]:.1f} at the end), so compare rows of this run only."]
+    if sampler_rows:
+        lines += ["", f"Samplers on {n:,} random respondents:", "",
+                  "| configuration | wall s | max R-hat | min bulk ESS | divergences |", "|---|---:|---:|---:|---:|"]
     for row in sampler_rows:
         if "error" in row:
             lines.append(f"| {row['configuration']} | failed: {row['error']} | | | |")
@@ -149,6 +151,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="500,1000,2000,4000")
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--update", type=Path, default=None)
+    parser.add_argument("--skip-samplers", action="store_true", help="only the prior curve")
     parser.add_argument("--child-sampler", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child_sampler:
@@ -161,7 +164,7 @@ def main() -> None:
             subprocess.run([str(BIN / "lbm"), "world", "--scale", "small", "--seed", "0", "--out", str(world)],
                            check=True, capture_output=True)
         load_start = os.getloadavg()
-        sampler_rows = samplers(world, args.n, args.draws)
+        sampler_rows = [] if args.skip_samplers else samplers(world, args.n, args.draws)
         sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
         curve_rows = prior_curve(world, sizes, args.draws) if sizes else []
         section = render(sampler_rows, curve_rows, args.n, args.draws, (load_start[0], os.getloadavg()[0]))

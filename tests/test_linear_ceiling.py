@@ -5,8 +5,9 @@ cut at four cut-points (src/lbm_model/world/survey.py). A linear model of the 1.
 the population linear projection of E[Y | x] on the indicators; because E[Y | eta] is an S-curve with a floor
 and a ceiling, that projection is not proportional to w. Here E[Y | x] is computed from truth.json (the buurt
 effect integrated out by Monte Carlo) and projected by the same survey-weighted least squares: its weights are
-the target a linear family can reach, and their correlation with the true latent weights is the ceiling.
-Measured on seed 0 (docs/estimators.md): ceiling 0.915; least squares 0.911 with truth and 0.993 with the
+the target a linear family can reach, and their correlation with the true latent weights is the ceiling
+(the multilevel family is held to the same bound in tests/test_multilevel.py, on the fit it already makes).
+Measured on seed 0 (docs/estimators.md): ceiling 0.912; least squares 0.911 with truth and 0.993 with the
 projection; multilevel the same.
 """
 
@@ -20,7 +21,7 @@ import pandas as pd
 import pytest
 from scipy.special import expit
 
-from lbm_model.estimators import LeastSquares, Multilevel
+from lbm_model.estimators import LeastSquares
 from lbm_model.recalibrate import fit_model, select_indicators
 
 pytestmark = pytest.mark.slow
@@ -60,14 +61,17 @@ def true_expected_judgement(data, truth: dict, draws: int = 50, seed: int = 0) -
     return expected
 
 
-@pytest.fixture(scope="module")
-def projection(fitted_ols, truth) -> pd.Series:
-    """Survey-weighted least-squares projection of the true E[Y | x] on [1, indicators, controls]."""
-    data = fitted_ols.data
+def linear_projection(data, truth: dict) -> pd.Series:
+    """Survey-weighted least-squares projection of the true E[Y | x] on [1, indicators, controls] (indicator part)."""
     design = np.column_stack([np.ones(len(data.response)), data.indicators.to_numpy(float), data.controls.to_numpy(float)])
     root = np.sqrt(data.weight)
     beta = np.linalg.lstsq(design * root[:, None], true_expected_judgement(data, truth) * root, rcond=None)[0]
     return pd.Series(beta[1:1 + data.indicators.shape[1]], index=data.indicators.columns)
+
+
+@pytest.fixture(scope="module")
+def projection(fitted_ols, truth) -> pd.Series:
+    return linear_projection(fitted_ols.data, truth)
 
 
 def correlation(a: pd.Series, b: pd.Series) -> float:
@@ -76,16 +80,13 @@ def correlation(a: pd.Series, b: pd.Series) -> float:
 
 def test_no_linear_model_reaches_095_on_an_ordinal_world(projection, truth):
     ceiling = correlation(projection, pd.Series(truth["weights"]))
-    assert 0.88 <= ceiling <= 0.94, ceiling         # 0.915 on seed 0: below the issue's 0.95 for any linear family
+    assert 0.88 <= ceiling <= 0.94, ceiling         # 0.912 on seed 0: below the issue's 0.95 for any linear family
 
 
-def test_linear_families_find_the_linear_projection(small_inputs, fitted_ols, projection, truth):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")      # multilevel: survey weights not used
-        multilevel = fit_model(small_inputs, Multilevel(), select_indicators(small_inputs),
-                               adjust=composition(small_inputs)).results
-    for results in (fitted_ols.results, multilevel):
-        assert correlation(results.weights, projection) >= 0.98, results.family
-        # at the ceiling: within 0.02 of what the exact linear projection reaches
-        ceiling = correlation(projection, pd.Series(truth["weights"]))
-        assert correlation(results.weights, pd.Series(truth["weights"])) >= ceiling - 0.02, results.family
+def test_least_squares_finds_the_linear_projection(fitted_ols, projection, truth):
+    ceiling = correlation(projection, pd.Series(truth["weights"]))
+    assert correlation(fitted_ols.results.weights, projection) >= 0.98
+    # at the ceiling: within 0.02 of what the exact linear projection reaches (multilevel: tests/test_multilevel.py)
+    assert correlation(fitted_ols.results.weights, pd.Series(truth["weights"])) >= ceiling - 0.02
+    print(f"least squares: truth {correlation(fitted_ols.results.weights, pd.Series(truth['weights'])):.3f}, "
+          f"projection {correlation(fitted_ols.results.weights, projection):.3f}, ceiling {ceiling:.3f}")
