@@ -144,11 +144,18 @@ def main() -> None:
     steps.append(run_step("the behaviour model's hedonic fit (bench_hedonic.py)",
                           [sys.executable, str(ROOT / "benchmarks" / "bench_hedonic.py"), "--world", str(world),
                            "--out", str(work / "hedonic.md")], ROOT, log))
+    steps.append(run_step("estimator families' fit times (bench_families.py)",
+                          [sys.executable, str(ROOT / "benchmarks" / "bench_families.py"), "--world", str(world),
+                           "--out", str(work / "families.md")], ROOT, log))
+    steps.append(run_step("Bayesian samplers and prior curve on the small world (bench_bayes.py)",
+                          [sys.executable, str(ROOT / "benchmarks" / "bench_bayes.py"), "--out", str(work / "bayes.md")],
+                          ROOT, log))
     truth = json.loads((world / "truth.json").read_text())
     model = json.loads((work / "export-ordinal" / "model.json").read_text())["content"]
     onnx = onnx_on_world(work / "export-ordinal", world / "cells.parquet")
     report = render(args, steps, truth, model, fitted_shares(world, work / "scores.parquet"), onnx)
-    for section in (work / "checks.md", work / "kernels.md", work / "scaling.md", work / "sweep.md", work / "hedonic.md"):
+    for section in (work / "checks.md", work / "kernels.md", work / "scaling.md", work / "sweep.md", work / "hedonic.md",
+                    work / "families.md", work / "bayes.md"):
         if section.is_file():
             report += "\n" + section.read_text()
     (ROOT / args.out).write_text(report)

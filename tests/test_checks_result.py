@@ -39,7 +39,7 @@ def test_default_config_loads_and_round_trips_through_audit_form():
     cfg = load_checks_config()
     assert cfg.spatial.permutations == 999 and cfg.cluster_bootstrap.replicates == 99
     assert cfg.run == ["residual_autocorrelation", "score_autocorrelation", "proxy_audit", "collinearity",
-                       "sign_plausibility", "blocked_cv", "cluster_bootstrap", "family_diagnostics"]
+                       "sign_plausibility", "blocked_cv", "cluster_bootstrap", "family_diagnostics", "posterior_convergence"]
     again = checks_config(json.loads(json.dumps(cfg.to_dict())))
     assert again == cfg
 

@@ -98,7 +98,7 @@ def test_help_opens_with_what_the_command_does_and_examples(monkeypatch, tmp_pat
     assert exit_info.value.code in (0, None)
     assert text.startswith("lbm-experiment: re-estimate the Leefbaarometer's indicator weights.")
     assert text.count("\n  lbm-experiment ") == 3
-    assert "model: combined, elastic_net, hedonic, multilevel, ols, ordinal_logit, spatial_error, spatial_lag" in text
+    assert "model: bayes_ordinal, combined, elastic_net, hedonic, multilevel, ols, ordinal_logit, spatial_error, spatial_lag" in text
     assert len(text.splitlines()) < 40
 
 

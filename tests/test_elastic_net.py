@@ -78,3 +78,41 @@ def test_on_the_small_world_next_set_it_keeps_the_signal_candidates_and_drops_th
     kept = [n for n in truth["weights"] if n in selected]
     assert len(kept) >= 0.8 * len(truth["weights"])
     assert np.corrcoef(results.weights, true)[0, 1] >= 0.95
+
+
+def test_sign_constraints_keep_every_weight_on_its_expected_side():
+    X, y, areas, true = planted_selection()
+    groups = areas["buurt_code"].to_numpy()
+    # "b" truly lowers the judgement but the catalog expects it to raise it; "c" has no expectation
+    expected = {n: (1 if n == "b" else int(np.sign(true.get(n, 1)))) for n in X.columns} | {"c": 0}
+    fitted = ElasticNetSelection(refit="least_squares", n_subsamples=20, sign_constraints=True,
+                                 expected_signs=expected).fit(X, y, groups=groups, areas=areas)
+    weights, extras = fitted.results.weights, fitted.results.extras
+    assert all(weights[n] * s >= 0 for n, s in expected.items())
+    assert weights["b"] == 0.0 and extras.frequency["b"] < 0.6              # cannot be selected with a positive sign
+    assert set(extras.selected) == set(true) - {"b"}
+    np.testing.assert_allclose(weights[["a", "c", "e"]], [true["a"], true["c"], true["e"]], atol=0.08)
+    assert fitted.results.frozen_record()["params"]["sign_constraints"] is True
+
+
+def test_sign_constraints_need_every_expected_sign():
+    X, y, areas, _ = planted_selection(n_buurten=80)
+    with pytest.raises(ValueError, match="expected_sign of a"):
+        ElasticNetSelection(sign_constraints=True, expected_signs={"b": 1}).fit(
+            X, y, groups=areas["buurt_code"].to_numpy(), areas=areas)
+
+
+@pytest.mark.slow
+def test_sign_constrained_selection_on_the_small_world(small_inputs):
+    from lbm_model.recalibrate import fit_model, select_indicators
+
+    truth = json.loads((Path(small_inputs.paths["catalog"]).parent / "truth.json").read_text())
+    composition = [i.name for i in small_inputs.catalog.stigmatising_indicators]
+    indicators = select_indicators(small_inputs, candidates=True)
+    results = fit_model(small_inputs, ElasticNetSelection(n_subsamples=20, sign_constraints=True), indicators,
+                        adjust=composition).results
+    expected = {i.name: i.expected_sign for i in indicators}
+    assert all(w * expected[n] >= 0 for n, w in results.weights.items())
+    true = pd.Series(truth["weights_next"]).reindex(results.weights.index)
+    assert np.corrcoef(results.weights, true)[0, 1] >= 0.95
+    assert len(results.extras.selected) >= 0.8 * len(truth["weights"])

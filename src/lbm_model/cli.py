@@ -77,13 +77,17 @@ def score(
         "--unsafe-disclosure", help="Reason for a --min-households below the primer's 10; recorded in the area tables.")] = None,
     expect_sha256: Annotated[Optional[str], typer.Option(
         "--expect-sha256", help="Refuse (exit 2, nothing written) unless the model's content_sha256 is this hash.")] = None,
+    class_probabilities: Annotated[bool, typer.Option(
+        "--class-probabilities", help="Add p_class_1..p_class_9 per cell: the share of the model's posterior draws "
+                                      "putting the cell in each class (model=bayes_ordinal models only).")] = False,
 ) -> None:
     """Score every cell with a frozen model (a model directory or a release bundle); optional area aggregates."""
     from lbm_model.atomic import write_tables_atomic
     from lbm_model.contract import read_table
     from lbm_model.dimensions import AREA_LEVELS
     from lbm_model.disclosure import DEFAULT_MIN_HOUSEHOLDS, checked_minimum
-    from lbm_model.scoring import CELL_OUTPUT_COLUMNS, CompiledScorer, aggregate_all, score_cells, score_parquet
+    from lbm_model.scoring import (CELL_OUTPUT_COLUMNS, PROBABILITY_COLUMNS, CompiledScorer, aggregate_all, score_cells,
+                                   score_parquet)
 
     levels = [lvl.strip() for lvl in aggregate.split(",") if lvl.strip()]
     try:
@@ -100,12 +104,16 @@ def score(
         if expected is not None and scorer.content_sha256 != expected:
             raise LbmError(f"{model}: the model's content_sha256 is {scorer.content_sha256} but --expect-sha256 is "
                            f"{expected}; refusing to score with a model other than the pinned one. Nothing was written.")
+        if class_probabilities:
+            scorer.require_draws()
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             if cells.suffix.lower() == ".parquet":      # record batches: bounded memory whatever the size
-                scored = score_parquet(scorer, cells, years=year, with_areas=bool(levels))
+                scored = score_parquet(scorer, cells, years=year, with_areas=bool(levels),
+                                       class_probabilities=class_probabilities)
             else:
-                scored = score_cells(scorer, read_table(cells), str(cells), years=year, with_areas=bool(levels))
+                scored = score_cells(scorer, read_table(cells), str(cells), years=year, with_areas=bool(levels),
+                                     class_probabilities=class_probabilities)
         _show_warnings(caught)
         if unsafe_disclosure and min_households < DEFAULT_MIN_HOUSEHOLDS:
             console.print(f"[yellow]warning[/] --min-households {min_households} is below the primer's "
@@ -119,7 +127,8 @@ def score(
                        for lvl, frame in (aggregate_all(scored, levels, min_households).items() if levels else ())}
     except LbmError as exc:
         _fail(exc)
-    targets = {out: scored[list(CELL_OUTPUT_COLUMNS)]} | {out.with_name(f"{out.stem}_{lvl}{out.suffix}"): frame
+    columns = [*CELL_OUTPUT_COLUMNS, *(PROBABILITY_COLUMNS if class_probabilities else ())]
+    targets = {out: scored[columns]} | {out.with_name(f"{out.stem}_{lvl}{out.suffix}"): frame
                                             for lvl, frame in area_frames.items()}
     try:
         write_tables_atomic(targets)

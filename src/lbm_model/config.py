@@ -169,6 +169,7 @@ class ElasticNetConfig(EstimatorConfig):
     refit: RefitFamily = RefitFamily.ordinal_logit
     random_state: int = 0
     progress: bool = False
+    sign_constraints: bool = False  # weights of the catalog's expected_sign only (docs/estimators.md)
 
     def __post_init__(self) -> None:
         problems = [f"l1_ratio={self.l1_ratio} (expected 0 < l1_ratio <= 1)" for _ in [0] if not 0 < self.l1_ratio <= 1]
@@ -230,11 +231,55 @@ class SpatialLagConfig(SpatialConfig):
     _target_: str = "lbm_model.estimators.SpatialLag"
 
 
+class Sampler(StrEnum):
+    pymc = "pymc"                # PyMC's own NUTS
+    nutpie = "nutpie"            # nutpie (Rust NUTS on a numba-compiled graph): default, fastest here (docs/estimators.md)
+    numpyro = "numpyro"          # NumPyro (JAX), when installed
+
+
+@dataclass
+class BayesOrdinalConfig(EstimatorConfig):
+    """Hierarchical ordinal logit sampled with NUTS; the prior model is ``model.prior``."""
+
+    _target_: str = "lbm_model.estimators.BayesOrdinal"
+    sampler: Sampler = Sampler.nutpie
+    draws: int = 1000
+    tune: int = 1000
+    chains: int = 2
+    target_accept: float = 0.9
+    weak_sd: float = 2.5           # sd of the weakly informative prior on a weight (logit units per indicator sd)
+    prior_strength: float = 0.0    # power of the previous model's information in the prior (0 = weakly informative)
+    interval_level: float = 0.9
+    saved_draws: int = 200         # thinned posterior draws kept in model.json (lbm score --class-probabilities)
+    random_seed: int = 0
+    cores: int = 1                 # chains run in parallel processes when > 1 (same draws either way)
+    progress: bool = False
+
+    def __post_init__(self) -> None:
+        problems = [f"{name}={getattr(self, name)} (expected >= {low})"
+                    for name, low in (("draws", 50), ("tune", 50), ("chains", 2), ("saved_draws", 0), ("cores", 1))
+                    if getattr(self, name) < low]
+        problems += [f"target_accept={self.target_accept} (expected 0.5 < target_accept < 1)"
+                     for _ in [0] if not 0.5 < self.target_accept < 1]
+        problems += [f"weak_sd={self.weak_sd} (expected > 0)" for _ in [0] if not self.weak_sd > 0]
+        problems += [f"prior_strength={self.prior_strength} (expected >= 0)" for _ in [0] if not self.prior_strength >= 0]
+        problems += [f"interval_level={self.interval_level} (expected 0 < level < 1)"
+                     for _ in [0] if not 0 < self.interval_level < 1]
+        if problems:
+            raise ConfigError(f"config: model.estimator: {'; '.join(problems)} is not valid.")
+        import importlib.util
+
+        if self.sampler != Sampler.pymc and importlib.util.find_spec(str(self.sampler)) is None:
+            raise ConfigError(f"config: model.estimator.sampler={self.sampler}: the package {self.sampler} is not "
+                              "installed; choose sampler=nutpie or sampler=pymc (docs/estimators.md).")
+
+
 # conf/model/<option>.yaml -> the estimator dataclass its /schema/model/<option> is built from
 MODEL_OPTIONS: dict[str, type[EstimatorConfig]] = {"ordinal_logit": OrdinalLogitConfig, "ols": LeastSquaresConfig,
                                                    "multilevel": MultilevelConfig, "elastic_net": ElasticNetConfig,
                                                    "spatial_error": SpatialErrorConfig, "spatial_lag": SpatialLagConfig,
-                                                   "hedonic": HedonicConfig, "combined": CombinedConfig}
+                                                   "hedonic": HedonicConfig, "combined": CombinedConfig,
+                                                   "bayes_ordinal": BayesOrdinalConfig}
 
 
 @dataclass
@@ -243,6 +288,7 @@ class ModelConfig:
 
     name: str = MISSING
     estimator: EstimatorConfig = MISSING
+    prior: str = ""                # a previous frozen model (model.json or its directory) to centre priors on (bayes_ordinal)
 
 
 @dataclass

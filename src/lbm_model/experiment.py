@@ -103,10 +103,28 @@ def build_estimator(model: ModelConfig):
 
     spec = OmegaConf.to_container(OmegaConf.structured(model.estimator), enum_to_str=True)
     try:
-        return instantiate(spec)
+        estimator = instantiate(spec)
     except Exception as exc:  # a mistyped _target_
         raise LbmError(f"config: model.estimator cannot be built ({type(exc).__name__}: {' '.join(str(exc).split())}); "
                        "see lbm_model/conf/model/ for the accepted fields.") from None
+    return with_prior_model(estimator, model.prior)
+
+
+def with_prior_model(estimator, prior: str):
+    """``model.prior=PATH``: the previous frozen model (read and verified) the estimator centres its priors on."""
+    if not prior:
+        return estimator
+    if "prior" not in estimator.get_params():
+        raise LbmError(f"config: model.prior={prior} is only used by model=bayes_ordinal (the {estimator.family} "
+                       "family has no priors); remove it or choose model=bayes_ordinal.")
+    from lbm_model.frozen import read_frozen_model
+
+    estimator.set_params(prior=read_frozen_model(prior))
+    try:
+        estimator.weight_prior([])      # refuses a prior model on another scale before any data is read
+    except ValueError as exc:
+        raise LbmError(f"model.prior={prior}: {exc}.") from None
+    return estimator
 
 
 def log_tracked_run(cfg: LbmConfig, resolved: dict, inputs, fitted, content: dict, staged: Path, audit,

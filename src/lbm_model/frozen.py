@@ -32,6 +32,8 @@ READABLE_VERSIONS = (1, 2)
 MODEL_FILE = "model.json"
 INDICATOR_FIELDS = ("name", "dimension", "description", "transform", "mean", "sd", "train_min", "train_max",
                     "weight", "native_weight", "standard_error", "expected_sign")
+INTERVAL_FIELD = "interval_90"     # optional (posterior families): [lower, upper] 90% credible interval, judgement points
+DRAWS_FIELD = "posterior_draws"    # optional: {"weights": draws x indicators (judgement points, indicator order), ...}
 
 
 def canonical_json(value: Any) -> str:
@@ -154,6 +156,11 @@ def validate_content(content: dict, where: str) -> None:
             fail(f"indicator {entry['name']!r}: sd must be positive")
         if entry["train_min"] > entry["train_max"]:
             fail(f"indicator {entry['name']!r}: train_min must not exceed train_max")
+        interval = entry.get(INTERVAL_FIELD)
+        if interval is not None and not (isinstance(interval, list) and len(interval) == 2 and all(map(_finite, interval))
+                                         and interval[0] <= interval[1]):
+            fail(f"indicator {entry['name']!r}: {INTERVAL_FIELD} must be [lower, upper], finite, lower <= upper")
+    _validate_draws(content.get(DRAWS_FIELD), len(indicators), fail)
     classes = content.get("classes")
     if not isinstance(classes, dict):
         fail("'classes' must be an object")
@@ -164,6 +171,18 @@ def validate_content(content: dict, where: str) -> None:
         fail("'classes.thresholds' must increase")
     if labels != list(CLASS_LABELS):
         fail("'classes.labels' must be the nine published class labels")
+
+
+def _validate_draws(draws: Any, n_indicators: int, fail) -> None:
+    """The optional posterior draws: one row of finite weights per draw, one weight per indicator."""
+    if draws is None:
+        return
+    rows = draws.get("weights") if isinstance(draws, dict) else None
+    if not isinstance(rows, list) or not rows:
+        fail(f"'{DRAWS_FIELD}.weights' must be a non-empty list of draws")
+    for row in rows:
+        if not isinstance(row, list) or len(row) != n_indicators or not all(map(_finite, row)):
+            fail(f"every row of '{DRAWS_FIELD}.weights' must hold {n_indicators} finite weights (one per indicator)")
 
 
 def _finite(value: Any) -> bool:

@@ -23,7 +23,7 @@ from lbm_model.dimensions import DIMENSIONS
 from lbm_model.errors import ContractError, LbmError
 from lbm_model.estimators.base import LbmEstimator
 from lbm_model.estimators.results import FitResults
-from lbm_model.frozen import MODEL_FILE, frozen_bytes
+from lbm_model.frozen import DRAWS_FIELD, INTERVAL_FIELD, MODEL_FILE, frozen_bytes
 from lbm_model.features import (EstimationData, estimation_data, fit_standardisations, standardised_indicators,
                                 training_ranges, transaction_data)
 from lbm_model.inputs import Inputs
@@ -32,6 +32,7 @@ from lbm_model.transforms import Standardisation
 if TYPE_CHECKING:
     from lbm_model.audit import Audit
 
+FROZEN_INTERVAL_LEVEL = 0.9     # posterior families: the credible interval model.json records per indicator
 SCORE_SCALE = ("judgement points: deviation of the expected 1..5 judgement of the living environment from its level "
                "at the standardisation reference (all training cell-years); score = sum of the five dimension scores")
 
@@ -90,6 +91,8 @@ def fit_model(inputs: Inputs, estimator, indicators: tuple[Indicator, ...], adju
     if adjust:
         adjust_inds = [inputs.catalog.by_name(n) for n in adjust]
         adjust_frame = standardised_indicators(inputs.cells, adjust_inds, fit_standardisations(inputs.cells, adjust_inds))
+    if getattr(estimator, "uses_expected_signs", False) and estimator.get_params().get("sign_constraints"):
+        estimator.set_params(expected_signs={i.name: int(i.expected_sign) for i in indicators})
     fits_on = getattr(estimator, "fits_on", "survey")
     market = None
     if fits_on == "transactions":
@@ -152,6 +155,8 @@ def frozen_content(fitted: FittedModel, inputs: Inputs, rule: ThresholdRule, thr
     """Everything that determines scores, as plain JSON-ready data (read from the results object)."""
     results = fitted.results
     judgement_se = results.judgement_standard_errors
+    posterior = results.uncertainty.kind == "posterior"
+    interval = results.conf_int(FROZEN_INTERVAL_LEVEL) * results.judgement_scale if posterior else None
     entries = []
     for ind in fitted.indicators:
         const, (low, high) = fitted.standardisation[ind.name], fitted.ranges[ind.name]
@@ -162,6 +167,8 @@ def frozen_content(fitted: FittedModel, inputs: Inputs, rule: ThresholdRule, thr
             "weight": float(results.judgement_weights[ind.name]),
             "native_weight": float(results.weights[ind.name]),
             "standard_error": None if judgement_se is None else float(judgement_se[ind.name]),
+            **({INTERVAL_FIELD: [float(interval.at[ind.name, "lower"]), float(interval.at[ind.name, "upper"])]}
+               if posterior else {}),
         })
     cells = inputs.cells
     base = (cells["year"] == rule.base_year).to_numpy()
@@ -192,6 +199,7 @@ def frozen_content(fitted: FittedModel, inputs: Inputs, rule: ThresholdRule, thr
                if inputs.transactions is not None else {}),
         },
         "seed": int(seed),
+        **({DRAWS_FIELD: _posterior_draws(fitted)} if posterior else {}),
     }
 
 
@@ -205,6 +213,15 @@ def _estimator_record(fitted: FittedModel) -> dict:
         record["extras"]["contributions_by_dimension"] = contributions_by_dimension(
             extras.contributions(), {i.name: i.dimension for i in fitted.indicators})
     return record
+
+
+def _posterior_draws(fitted: FittedModel) -> dict:
+    """The thinned posterior draws of the weights in judgement points (indicator order of model.json), for
+    ``lbm score --class-probabilities``; the posterior mean's judgement scale converts every draw."""
+    results = fitted.results
+    draws = results.uncertainty.frozen_draws()[[i.name for i in fitted.indicators]] * results.judgement_scale
+    return {"source": "posterior", "n_draws": int(len(draws)), "scale": "judgement points per sd",
+            "weights": [[float(v) for v in row] for row in draws.to_numpy()]}
 
 
 def _estimation_controls(fitted: FittedModel, inputs: Inputs) -> list[str]:

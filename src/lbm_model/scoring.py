@@ -18,14 +18,15 @@ from lbm_model.classes import CLASS_LABELS, N_CLASSES
 from lbm_model.contract import validate_cells
 from lbm_model.dimensions import AREA_LEVELS, DIMENSION_KEYS
 from lbm_model.disclosure import DEFAULT_MIN_HOUSEHOLDS, protect
-from lbm_model.errors import ContractError, ContractWarning
-from lbm_model.frozen import read_frozen_model
+from lbm_model.errors import ContractError, ContractWarning, LbmError
+from lbm_model.frozen import DRAWS_FIELD, read_frozen_model
 from lbm_model.progress import track
 from lbm_model.score_kernel import BLOCK_CELLS, TRANSFORM_CODES, fused_score, indicator_block
 
 BATCH_ROWS = 131_072           # cells per Parquet record batch: ~50 MB of float32 indicators at 94 columns
 READ_BUFFER_BYTES = 1 << 20    # buffered column-chunk reads instead of pre-buffering whole row groups
 CELL_OUTPUT_COLUMNS: tuple[str, ...] = ("cell_id", "year", "score", *DIMENSION_KEYS, "class", "class_label")
+PROBABILITY_COLUMNS: tuple[str, ...] = tuple(f"p_class_{k}" for k in range(1, N_CLASSES + 1))
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,9 @@ class CompiledScorer:
     train_max: np.ndarray
     thresholds: np.ndarray
     content_sha256: str
+    draw_slopes: np.ndarray | None = None    # posterior draws x indicators (weight draw / sd), when model.json has them
+    draw_offsets: np.ndarray | None = None
+    family: str = ""
 
     @classmethod
     def from_document(cls, document: dict) -> "CompiledScorer":
@@ -62,6 +66,8 @@ class CompiledScorer:
         weight = np.array([e["weight"] for e in entries], float)
         mean = np.array([e["mean"] for e in entries], float)
         sd = np.array([e["sd"] for e in entries], float)
+        draws = document["content"].get(DRAWS_FIELD)
+        draw_weights = np.array(draws["weights"], float) if draws else None
         return cls(
             names=tuple(e["name"] for e in entries),
             transforms=tuple(e["transform"] for e in entries),
@@ -72,6 +78,9 @@ class CompiledScorer:
             train_max=np.array([e["train_max"] for e in entries], float),
             thresholds=np.array(document["content"]["classes"]["thresholds"], float),
             content_sha256=document["content_sha256"],
+            draw_slopes=None if draw_weights is None else draw_weights / sd,
+            draw_offsets=None if draw_weights is None else -draw_weights * mean / sd,
+            family=str(document["content"].get("estimator", {}).get("family", "")),
         )
 
     @classmethod
@@ -91,6 +100,31 @@ class CompiledScorer:
             block, codes, self.dimension_index, self.slope, self.offset, self.train_min, self.train_max,
             self.thresholds, len(DIMENSION_KEYS), BLOCK_CELLS)
         return KernelOutput(dimensions.T, score, classes, outside)
+
+    def class_probabilities(self, cells: pd.DataFrame) -> np.ndarray:
+        """Per cell, the share of posterior draws of the weights that put it in each class (cells x 9).
+
+        Every draw runs the same fused pass as the point score (same transforms, standardisation and
+        thresholds), so a draw equal to the posterior mean gives the point class. Refused (LbmError) for a
+        model without posterior draws.
+        """
+        self.require_draws()
+        block = indicator_block([_numeric_column(cells[name]) for name in self.names])
+        codes = np.array([TRANSFORM_CODES[t] for t in self.transforms], np.int64)
+        counts = np.zeros((len(cells), N_CLASSES))
+        rows = np.arange(len(cells))
+        for slope, offset in zip(self.draw_slopes, self.draw_offsets):
+            classes = fused_score(block, codes, self.dimension_index, slope, offset, self.train_min, self.train_max,
+                                  self.thresholds, len(DIMENSION_KEYS), BLOCK_CELLS)[2]
+            counts[rows, classes - 1] += 1.0
+        return counts / len(self.draw_slopes)
+
+    def require_draws(self) -> None:
+        """Refuse (LbmError) when the model has no posterior draws to give class probabilities."""
+        if self.draw_slopes is None:
+            raise LbmError(f"--class-probabilities: the model ({self.family or 'unknown'} family, "
+                           f"{self.content_sha256[:12]}) has no posterior draws of its weights; class probabilities "
+                           "need a model fitted with model=bayes_ordinal. Nothing was written.")
 
     def dimension_scores(self, cells: pd.DataFrame) -> np.ndarray:
         """Per cell and dimension, the summed contributions (cells x 5)."""
@@ -148,17 +182,26 @@ def warn_outside(outside: dict[str, int], file: str) -> None:
 
 
 def score_cells(scorer: CompiledScorer, cells: pd.DataFrame, file: str, years: list[int] | None = None,
-                *, with_areas: bool = True) -> pd.DataFrame:
+                *, with_areas: bool = True, class_probabilities: bool = False) -> pd.DataFrame:
     """Validate the cells for this model, warn about out-of-range values, and score them.
 
-    ``with_areas`` attaches households and the area codes that aggregation needs.
+    ``with_areas`` attaches households and the area codes that aggregation needs;
+    ``class_probabilities`` the columns ``p_class_1..9`` (posterior models only).
     """
     cells = validate_cells(cells, scorer.catalog(), file, indicators=list(scorer.names))
     cells = select_years(cells, years, file)
     result = scorer.run(cells)
     warn_outside(scorer.named_counts(result.outside), file)
-    scores = scorer.frame(cells, result)
+    scores = _with_probabilities(scorer, cells, scorer.frame(cells, result), class_probabilities)
     return _with_areas(scores, cells) if with_areas else scores
+
+
+def _with_probabilities(scorer: CompiledScorer, cells: pd.DataFrame, scores: pd.DataFrame, wanted: bool) -> pd.DataFrame:
+    """``scores`` with the per-class probability columns when ``wanted``."""
+    if not wanted:
+        return scores
+    probabilities = scorer.class_probabilities(cells)
+    return scores.assign(**{name: probabilities[:, k] for k, name in enumerate(PROBABILITY_COLUMNS)})
 
 
 def _with_areas(scores: pd.DataFrame, cells: pd.DataFrame) -> pd.DataFrame:
@@ -168,7 +211,8 @@ def _with_areas(scores: pd.DataFrame, cells: pd.DataFrame) -> pd.DataFrame:
 
 
 def score_parquet(scorer: CompiledScorer, path: str | Path, years: list[int] | None = None, *,
-                  with_areas: bool = True, batch_rows: int = BATCH_ROWS) -> pd.DataFrame:
+                  with_areas: bool = True, batch_rows: int = BATCH_ROWS, class_probabilities: bool = False
+                  ) -> pd.DataFrame:
     """``score_cells`` for a Parquet file, read in record batches so memory stays bounded.
 
     Only one batch of indicator values is in memory at a time (plus the output rows). Any
@@ -179,15 +223,17 @@ def score_parquet(scorer: CompiledScorer, path: str | Path, years: list[int] | N
     from lbm_model.contract import read_table
 
     file = str(path)
+    if class_probabilities:
+        scorer.require_draws()         # refused before any reading
     try:
-        return _score_parquet_batches(scorer, Path(path), file, years, with_areas, batch_rows)
+        return _score_parquet_batches(scorer, Path(path), file, years, with_areas, batch_rows, class_probabilities)
     except Exception:        # re-derive the whole-table message; re-raise ours if that path accepts the file
         score_cells(scorer, read_table(path), file, years, with_areas=with_areas)
         raise
 
 
 def _score_parquet_batches(scorer: CompiledScorer, path: Path, file: str, years: list[int] | None,
-                           with_areas: bool, batch_rows: int) -> pd.DataFrame:
+                           with_areas: bool, batch_rows: int, class_probabilities: bool = False) -> pd.DataFrame:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -211,7 +257,7 @@ def _score_parquet_batches(scorer: CompiledScorer, path: Path, file: str, years:
             cells = cells[cells["year"].isin(years)].reset_index(drop=True)
         result = scorer.run(cells)
         outside += result.outside
-        part = scorer.frame(cells, result)
+        part = _with_probabilities(scorer, cells, scorer.frame(cells, result), class_probabilities)
         parts.append(_with_areas(part, cells) if with_areas else part)
     if not parts:
         raise ContractError(f"{path}: the table has no rows")

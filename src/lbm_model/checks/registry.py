@@ -8,7 +8,7 @@ and ``CHECK = Check(name, run, config_key, ConfigClass, needs=...)``; adding it 
 
 from __future__ import annotations
 
-from lbm_model.checks import bootstrap, collinearity, crossval, family, proxy, signs, spatial
+from lbm_model.checks import bootstrap, collinearity, crossval, family, posterior, proxy, signs, spatial
 from lbm_model.checks.result import Check
 
 REGISTERED: tuple[Check, ...] = (
@@ -20,6 +20,7 @@ REGISTERED: tuple[Check, ...] = (
     crossval.CHECK,
     bootstrap.CHECK,
     family.CHECK,
+    posterior.CHECK,
 )
 
 CHECKS: dict[str, Check] = {check.name: check for check in REGISTERED}

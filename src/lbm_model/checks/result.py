@@ -19,7 +19,7 @@ from typing import Any
 PASS, WARN, FAIL, NOT_APPLICABLE = "pass", "warn", "fail", "not applicable"
 VERDICTS: tuple[str, ...] = (NOT_APPLICABLE, PASS, WARN, FAIL)
 VERDICT_CODE = {NOT_APPLICABLE: -1, PASS: 0, WARN: 1, FAIL: 2}
-CAPABILITIES = ("standard_errors", "probabilities", "refit", "warm_start")
+CAPABILITIES = ("standard_errors", "probabilities", "refit", "warm_start", "posterior")
 
 
 def worst(verdicts: Iterable[str]) -> str:

@@ -60,6 +60,7 @@ class DrawsUncertainty:
 
     draws: pd.DataFrame
     source: str                      # "bootstrap" or "posterior"
+    saved: int = 0                   # posterior: how many evenly thinned draws model.json keeps (frozen_draws)
 
     @property
     def kind(self) -> str:
@@ -74,8 +75,15 @@ class DrawsUncertainty:
         q = self.draws.quantile([lo, hi]).T.reindex(weights.index)
         return pd.DataFrame({"lower": q[lo], "upper": q[hi]})
 
+    def frozen_draws(self) -> pd.DataFrame:
+        """``saved`` draws, evenly spaced over all chains and iterations (all when there are fewer)."""
+        if self.saved <= 0 or self.saved >= len(self.draws):
+            return self.draws
+        return self.draws.iloc[np.linspace(0, len(self.draws) - 1, self.saved).round().astype(int)]
+
     def describe(self) -> dict:
-        return {"kind": self.kind, "n_draws": int(len(self.draws))}
+        return {"kind": self.kind, "n_draws": int(len(self.draws)),
+                **({"n_saved_draws": int(len(self.frozen_draws()))} if self.source == "posterior" else {})}
 
 
 @dataclass(frozen=True, eq=False)
@@ -160,6 +168,7 @@ class Capabilities:
     probabilities: bool           # P(Y = level) per respondent (predict_proba)
     refit: bool                   # refitting on a subsample is affordable (bootstrap, cross-validation)
     warm_start: bool              # a refit can start from these estimates
+    posterior: bool = False       # posterior draws from a sampler (convergence diagnostics apply)
 
 
 @dataclass(frozen=True, eq=False)
