@@ -143,3 +143,7 @@ def test_a_sweep_may_sweep_over_paths_but_a_single_run_path_with_a_comma_is_refu
     assert unquoted_path_override(["-m", "data.survey=wave1.parquet,wave2.parquet"]) is None
     assert "quote the value" in unquoted_path_override(["data.survey=wave1.parquet,wave2.parquet"])
     assert "quote the value" in unquoted_path_override(["-m", "data.survey=my wave.parquet,wave2.parquet"])
+    # Hydra interpolations are part of the grammar (the benchmark's hydra.run.dir uses one); braces outside one are not
+    assert unquoted_path_override(["hydra.run.dir=/tmp/runs/${now:%H-%M-%S}"]) is None
+    assert unquoted_path_override(["export.dir=${oc.env:HOME,${hydra:runtime.cwd}}/out"]) is None
+    assert "'{'" in unquoted_path_override(["hydra.run.dir=/tmp/runs/{x}"])

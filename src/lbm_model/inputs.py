@@ -70,6 +70,15 @@ def capture_warnings(func, *args, **kwargs):
 PATH_OVERRIDES = ("data.cells", "data.survey", "data.catalog", "data.transactions", "data.dir", "export.dir", "tracking.artifact_dir",
                   "hydra.run.dir")
 _PLAIN_VALUE = re.compile(r"[A-Za-z0-9_/.\-+:~%@$?]*")
+_INTERPOLATION = re.compile(r"\$\{[^${}]*\}")
+
+
+def _without_interpolations(value: str) -> str:
+    """The value with its ${...} interpolations (Hydra resolves those, e.g. ${now:%H-%M-%S}) taken out,
+    innermost first."""
+    while (stripped := _INTERPOLATION.sub("", value)) != value:
+        value = stripped
+    return value
 
 
 def unquoted_path_override(args: list[str]) -> str | None:
@@ -81,8 +90,9 @@ def unquoted_path_override(args: list[str]) -> str | None:
         key, sep, value = arg.partition("=")
         if not sep or key.lstrip("+~") not in PATH_OVERRIDES or value[:1] in ("'", '"'):
             continue
-        if not all(_PLAIN_VALUE.fullmatch(part) for part in (value.split(",") if sweep else [value])):
-            odd = sorted({c for c in value if not _PLAIN_VALUE.fullmatch(c)})
+        plain = _without_interpolations(value)
+        if not all(_PLAIN_VALUE.fullmatch(part) for part in (plain.split(",") if sweep else [plain])):
+            odd = sorted({c for c in plain if not _PLAIN_VALUE.fullmatch(c)})
             return (f"override {arg}: the path holds {', '.join(repr(c) for c in odd)}, which Hydra's override "
                     f"grammar does not take unquoted; quote the value inside the override, e.g. "
                     f"'{key}=\"{value}\"' in a shell (README, 'Paths with spaces, commas or accents').")
