@@ -146,9 +146,10 @@ def main() -> None:
                            "--out", str(work / "hedonic.md")], ROOT, log))
     steps.append(run_step("estimator families' fit times (bench_families.py)",
                           [sys.executable, str(ROOT / "benchmarks" / "bench_families.py"), "--world", str(world),
-                           "--out", str(work / "families.md")], ROOT, log))
+                           "--bayes-respondents", "5000", "--bayes-draws", "300", "--out", str(work / "families.md")], ROOT, log))
     steps.append(run_step("Bayesian samplers and prior curve on the small world (bench_bayes.py)",
-                          [sys.executable, str(ROOT / "benchmarks" / "bench_bayes.py"), "--out", str(work / "bayes.md")],
+                          [sys.executable, str(ROOT / "benchmarks" / "bench_bayes.py"), "--n", "1500", "--draws", "200",
+                           "--out", str(work / "bayes.md")],
                           ROOT, log))
     truth = json.loads((world / "truth.json").read_text())
     model = json.loads((work / "export-ordinal" / "model.json").read_text())["content"]
