@@ -7,6 +7,7 @@ checks. The steps below receive plain objects, never the global config.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from datetime import datetime, timezone
@@ -251,6 +252,7 @@ def main() -> None:
     """Console entry point."""
     from lbm_model.inputs import unquoted_path_override
 
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")   # as in `lbm`: no download bars
     problem = unquoted_path_override(sys.argv[1:])
     if problem:
         say("error", problem, "bold red")
