@@ -11,7 +11,6 @@ the model fully specified (composition columns as adjustment controls) on random
 from __future__ import annotations
 
 import argparse
-import copy
 import dataclasses
 import json
 import os
@@ -87,18 +86,13 @@ def prior_at_truth(inputs, truth: pd.Series, work: Path) -> dict:
     """A frozen ordinal model of all respondents with its weights replaced by the true ones (standard errors kept)."""
     from lbm_model.classes import ThresholdRule
     from lbm_model.estimators import OrdinalLogit
-    from lbm_model.frozen import read_frozen_model, write_frozen_model
+    from lbm_model.frozen import with_native_weights
     from lbm_model.recalibrate import fit_model, freeze, select_indicators
 
     composition = [i.name for i in inputs.catalog.stigmatising_indicators]
     fitted = fit_model(inputs, OrdinalLogit(), select_indicators(inputs), adjust=composition)
-    path, _ = freeze(fitted, inputs, ThresholdRule(base_year=2020), work, model_version="prior", seed=0, provenance={})
-    document = read_frozen_model(path)
-    content = copy.deepcopy(document["content"])
-    for entry in content["indicators"]:
-        entry["native_weight"] = float(truth[entry["name"]])
-    write_frozen_model(work, content, document["provenance"])
-    return read_frozen_model(work)
+    freeze(fitted, inputs, ThresholdRule(base_year=2020), work, model_version="prior", seed=0, provenance={})
+    return with_native_weights(work, truth.to_dict())
 
 
 def prior_curve(world: Path, sizes: list[int], draws: int) -> list[dict]:

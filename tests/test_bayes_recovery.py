@@ -9,7 +9,6 @@ with a prior centred on the truth, 600 for the determinism check. The model is f
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import json
 import warnings
@@ -20,7 +19,7 @@ import pytest
 
 from lbm_model.classes import ThresholdRule
 from lbm_model.estimators import BayesOrdinal, OrdinalLogit
-from lbm_model.frozen import read_frozen_model, write_frozen_model
+from lbm_model.frozen import read_frozen_model, with_native_weights
 from lbm_model.recalibrate import class_thresholds, fit_model, freeze, select_indicators
 from lbm_model.scoring import CompiledScorer
 
@@ -79,14 +78,8 @@ def prior_at_truth(small_inputs, truth, tmp_path_factory) -> dict:
     standard errors kept): the 'previous model' a strong prior is centred on."""
     fitted = fit_model(small_inputs, OrdinalLogit(), select_indicators(small_inputs), adjust=composition(small_inputs))
     directory = tmp_path_factory.mktemp("prior")
-    path, _ = freeze(fitted, small_inputs, ThresholdRule(base_year=2020), directory, model_version="prior", seed=0,
-                     provenance={})
-    document = read_frozen_model(path)
-    content = copy.deepcopy(document["content"])
-    for entry in content["indicators"]:
-        entry["native_weight"] = float(truth[entry["name"]])
-    write_frozen_model(directory, content, document["provenance"])
-    return read_frozen_model(directory)
+    freeze(fitted, small_inputs, ThresholdRule(base_year=2020), directory, model_version="prior", seed=0, provenance={})
+    return with_native_weights(directory, truth.to_dict())
 
 
 def test_a_strong_prior_at_the_truth_needs_fewer_respondents(small_inputs, weak_fit, prior_at_truth, truth):

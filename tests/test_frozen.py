@@ -11,7 +11,7 @@ from conftest import write_inputs
 from lbm_model.classes import ThresholdRule
 from lbm_model.errors import FrozenModelError
 from lbm_model.estimators import OrdinalLogit
-from lbm_model.frozen import read_frozen_model
+from lbm_model.frozen import read_frozen_model, with_native_weights
 from lbm_model.inputs import load_inputs
 from lbm_model.recalibrate import fit_model, freeze, select_indicators
 from lbm_model.scoring import CompiledScorer
@@ -112,3 +112,17 @@ def test_display_settings_do_not_change_the_content_hash(tiny, capsys):
     assert records[0]["family"] == "ordinal_logit" and records[0]["params"] == {"cov_type": "cluster", "max_iter": 200,
                                                                                  "tol": 1e-10}
     assert "_target_" not in json.dumps(records[0])
+
+
+def test_with_native_weights_reseals_only_the_weights(tiny_frozen, tmp_path):
+    inputs, fitted, _ = tiny_frozen
+    freeze(fitted, inputs, ThresholdRule(base_year=2020), tmp_path, model_version="test", seed=0, provenance={"run": "a"})
+    before = read_frozen_model(tmp_path)
+    after = with_native_weights(tmp_path, {"green_share_500m": 0.25, "dist_supermarket_m": -0.5})
+    assert [i["native_weight"] for i in after["content"]["indicators"]] == [0.25, -0.5]
+    assert after["content_sha256"] != before["content_sha256"]
+    unchanged = [{k: v for k, v in i.items() if k != "native_weight"} for i in after["content"]["indicators"]]
+    assert unchanged == [{k: v for k, v in i.items() if k != "native_weight"} for i in before["content"]["indicators"]]
+    assert after["provenance"] == before["provenance"]
+    with pytest.raises(KeyError):                  # every indicator needs a weight: nothing is silently kept
+        with_native_weights(tmp_path, {"green_share_500m": 0.25})

@@ -77,6 +77,17 @@ def write_frozen_model(directory: str | Path, content: dict, provenance: dict) -
     return write_bytes_atomic(Path(directory) / MODEL_FILE, frozen_bytes(content, provenance))
 
 
+def with_native_weights(directory: str | Path, weights: dict[str, float]) -> dict:
+    """Reseal the frozen model in ``directory`` with its native weights replaced by ``weights`` (per indicator
+    name; everything else kept), e.g. a prior centred on known weights; returns the verified document."""
+    document = read_frozen_model(directory)
+    content = json.loads(json.dumps(document["content"]))
+    for entry in content["indicators"]:
+        entry["native_weight"] = float(weights[entry["name"]])
+    write_frozen_model(directory, content, document["provenance"])
+    return read_frozen_model(directory)
+
+
 def read_frozen_model(path: str | Path) -> dict:
     """Read and verify a frozen model (a model.json or the directory holding it); returns the document."""
     path = Path(path)
