@@ -129,7 +129,7 @@ def enforce_fail_on(audit: Audit, config: ChecksConfig) -> None:
                                 "audit.json and evidence are written for review.")
 
 
-def _run_one(name: str, ctx: CheckContext) -> CheckResult:
+def run_check(name: str, ctx: CheckContext) -> CheckResult:
     """One check; one that its family cannot serve is 'not applicable'; one that cannot run on these
     data is recorded as a fail with the reason, not swallowed."""
     check = CHECKS[name]
@@ -175,7 +175,7 @@ def run_audit(inputs: Inputs, fitted, thresholds: np.ndarray, base_year: int, co
             if progress:
                 progress(str(name))
             started = time.perf_counter()
-            results.append(_run_one(str(name), ctx))
+            results.append(run_check(str(name), ctx))
             seconds[str(name)] = time.perf_counter() - started
         data = (json.dumps(audit_document(results, ctx, model_version), sort_keys=True, indent=2, ensure_ascii=False,
                            allow_nan=False) + "\n").encode("utf-8")
