@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sections import markers, replace_section  # benchmarks/sections.py, beside this script
+from sections import markers, publish  # benchmarks/sections.py, beside this script
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = ROOT / ".venv" / "bin"
@@ -162,11 +162,7 @@ def main() -> None:
         sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
         curve_rows = prior_curve(world, sizes, args.draws) if sizes else []
         section = render(sampler_rows, curve_rows, args.n, args.draws, (load_start[0], os.getloadavg()[0]))
-    if args.out:
-        args.out.write_text(section)
-    if args.update:
-        replace_section(args.update, "bench_bayes", section)
-    print(section)
+    publish(section, "bench_bayes", args.out, args.update)
 
 
 if __name__ == "__main__":

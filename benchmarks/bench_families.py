@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sections import markers, replace_section  # benchmarks/sections.py, beside this script
+from sections import markers, publish  # benchmarks/sections.py, beside this script
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
@@ -104,11 +104,7 @@ def main() -> None:
             rows.append(json.loads(run.stdout.strip().splitlines()[-1]))
         print(f"[bench_families] {rows[-1]}", flush=True)
     section = render(rows, args.world, (load_start, os.getloadavg()[0]), args.bayes_draws)
-    if args.out:
-        args.out.write_text(section)
-    if args.update:
-        replace_section(args.update, "bench_families", section)
-    print(section)
+    publish(section, "bench_families", args.out, args.update)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from sections import markers, replace_section  # benchmarks/sections.py, beside this script
+from sections import markers, publish  # benchmarks/sections.py, beside this script
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
@@ -94,11 +94,7 @@ def main() -> None:
     parser.add_argument("--update", type=Path, help="replace the section in this markdown file (BENCHMARKS.md)")
     args = parser.parse_args()
     section = render(measure(args.world.resolve()), args.world.resolve())
-    if args.out:
-        args.out.write_text(section)
-    if args.update:
-        replace_section(args.update, "bench_hedonic", section)
-    print(section)
+    publish(section, "bench_hedonic", args.out, args.update)
 
 
 if __name__ == "__main__":

@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from lbm_model.dimensions import DIMENSION_KEYS  # noqa: E402
 from lbm_model.score_kernel import BLOCK_CELLS, fused_score  # noqa: E402
-from sections import markers, replace_section  # noqa: E402  (benchmarks/sections.py, beside this script)
+from sections import markers, publish  # noqa: E402  (benchmarks/sections.py, beside this script)
 
 N_INDICATORS = 94
 START, END = markers("bench_kernels")
@@ -361,11 +361,7 @@ def main() -> None:
     fits = bench_fit(sizes(args.respondents), args.repeats)
     bootstrap = bench_bootstrap(args.bootstrap_respondents, args.replicates)
     section = render(scorer, score_command, fits, bootstrap, args.repeats)
-    print(section)
-    if args.update:
-        replace_section(args.update, "bench_kernels", section)
-    if args.out:
-        args.out.write_text(section)
+    publish(section, "bench_kernels", args.out, args.update)
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from sections import markers, replace_section  # noqa: E402
+from sections import markers, publish  # noqa: E402
 
 START, END = markers("bench_scaling")
 N_INDICATORS = 94
@@ -244,11 +244,7 @@ def finish(args, curves: dict[str, list[dict]], lisa: dict | None) -> None:
     if args.plot and curves:
         plot(curves, args.plot)
     section = render(curves, lisa, args.repeats, args.plot if curves else None)
-    print(section)
-    if args.update:
-        replace_section(args.update, "bench_scaling", section)
-    if args.out:
-        args.out.write_text(section)
+    publish(section, "bench_scaling", args.out, args.update)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from sections import markers, replace_section  # benchmarks/sections.py, beside this script
+from sections import markers, publish  # benchmarks/sections.py, beside this script
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = ROOT / ".venv" / "bin"
@@ -81,10 +81,7 @@ def main() -> None:
             print(f"[bench] sweep {i}: serial {serial[-1]:.1f} s, parallel {parallel[-1]:.1f} s", file=sys.stderr)
     text = render(serial, parallel, (load_before, os.getloadavg()[0]))
     print(text)
-    if args.out:
-        args.out.write_text(text, encoding="utf-8")
-    if args.update:
-        replace_section(args.update, "bench_sweep", text)
+    publish(text, "bench_sweep", args.out, args.update, echo=False)
 
 
 if __name__ == "__main__":

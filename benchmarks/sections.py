@@ -18,3 +18,13 @@ def replace_section(path: Path, name: str, section: str) -> None:
     else:
         text = text.rstrip("\n") + "\n\n" + section
     path.write_text(text)
+
+
+def publish(section: str, name: str, out: Path | None, update: Path | None, echo: bool = True) -> None:
+    """Write a benchmark's section to ``out`` and/or in place of its markers in ``update``; print it."""
+    if out:
+        out.write_text(section, encoding="utf-8")
+    if update:
+        replace_section(update, name, section)
+    if echo:
+        print(section)
