@@ -65,10 +65,10 @@ def child_moran(n: int) -> float:
     rng = np.random.default_rng(3)
     xy = random_places(n, rng)
     values = np.sin(xy[:, 0] / 20_000) + rng.normal(size=n)
-    global_moran(values[:50], build_weights(xy[:50], "knn").graph, 9, 0)      # load the compiled kernel
+    global_moran(values[:50], build_weights(xy[:50], "knn").sparse, 9, 0)      # load the compiled kernel
     started = time.perf_counter()
     weights = build_weights(xy, "knn", k=8)
-    global_moran(values, weights.graph, 999, 0)
+    global_moran(values, weights.sparse, 999, 0)
     return time.perf_counter() - started
 
 

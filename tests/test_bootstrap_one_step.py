@@ -35,3 +35,10 @@ def test_unknown_bootstrap_method_is_refused():
         assert "checks.cluster_bootstrap.method='jackknife'; expected one of fixed_hessian, refit" in str(exc)
     else:
         raise AssertionError("method='jackknife' was accepted")
+
+
+def test_threaded_replicates_equal_serial_ones_exactly(small_check_context):
+    serial = fixed_hessian_replicates(_context_with(small_check_context, replicates=4, n_jobs=1))
+    threaded = fixed_hessian_replicates(_context_with(small_check_context, replicates=4, n_jobs=2))
+    assert np.isfinite(serial).all()
+    np.testing.assert_array_equal(serial, threaded)

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lbm_model.checks.proxy import class_by_quintile, proxy_audit, r2_and_partials, weighted_gram
+from lbm_model.checks.proxy import class_by_quintile, composition_moments, proxy_audit, r2_and_partials
 
 
 @pytest.fixture(scope="module")
@@ -70,8 +70,8 @@ def test_gram_r2_matches_least_squares():
     rng = np.random.default_rng(3)
     comp = rng.standard_normal((500, 2))
     y = comp @ [1.0, -0.5] + rng.standard_normal(500)
-    gram = weighted_gram([comp[:, 0], comp[:, 1], y], np.ones(500), chunk=123)
-    r2, partial = r2_and_partials(gram, 2)
+    other_outcome = rng.standard_normal((500, 1))       # a second block: its moments never mix with y's
+    r2, partial = r2_and_partials(composition_moments(comp, [y[:, None], other_outcome], np.ones(500), chunk=123))
     design = np.column_stack([np.ones(500), comp])
     resid = y - design @ np.linalg.lstsq(design, y, rcond=None)[0]
     assert r2[0] == pytest.approx(1 - resid @ resid / ((y - y.mean()) @ (y - y.mean())), rel=1e-10)
@@ -79,6 +79,11 @@ def test_gram_r2_matches_least_squares():
     ry = y - other @ np.linalg.lstsq(other, y, rcond=None)[0]
     rc = comp[:, 0] - other @ np.linalg.lstsq(other, comp[:, 0], rcond=None)[0]
     assert partial[0, 0] == pytest.approx(np.corrcoef(ry, rc)[0, 1], rel=1e-10)
+    w = rng.uniform(0.5, 2.0, 500)                       # household weighting: weighted least squares
+    r2_weighted, _ = r2_and_partials(composition_moments(comp, [y[:, None]], w, chunk=77))
+    beta = np.linalg.lstsq(design * np.sqrt(w)[:, None], y * np.sqrt(w), rcond=None)[0]
+    centred = y - np.average(y, weights=w)
+    assert r2_weighted[0] == pytest.approx(1 - w @ (y - design @ beta) ** 2 / (w @ centred**2), rel=1e-10)
 
 
 def test_no_composition_columns_gives_a_warning(small_check_context, monkeypatch):

@@ -129,8 +129,9 @@ def with_prior_model(estimator, prior: str):
 
 
 def log_tracked_run(cfg: LbmConfig, resolved: dict, inputs, fitted, content: dict, staged: Path, audit,
-                    sweep: dict[str, str]) -> str | None:
-    """Log the run to MLflow from the staging directory (model, audit, evidence); returns the registered version.
+                    sweep: dict[str, str], example_cells: pd.DataFrame) -> str | None:
+    """Log the run to MLflow from the staging directory (model, audit, evidence, the MLflow Model with
+    ``example_cells`` as its input example); returns the registered version.
 
     A store or artifact location that fails here is an LbmError: the run is marked FAILED and nothing
     is published in export.dir.
@@ -153,7 +154,7 @@ def log_tracked_run(cfg: LbmConfig, resolved: dict, inputs, fitted, content: dic
         log_inputs(inputs.paths, inputs.sha256)
         log_description(content)
         with store_lock(cfg.tracking.uri):       # concurrent runs register one after another
-            return log_scoring_model(staged, inputs.cells, cfg.tracking.registered_model)
+            return log_scoring_model(staged, example_cells, cfg.tracking.registered_model)
     except (OSError, MlflowException) as exc:
         raise LbmError(f"tracking: logging the run to {cfg.tracking.uri} (artifacts in {cfg.tracking.artifact_dir}) "
                        f"failed ({type(exc).__name__}: {' '.join(str(exc).split())[:300]}); the run is marked FAILED and "
@@ -207,6 +208,8 @@ def run_experiment(cfg: LbmConfig, resolved: dict | None = None) -> Path:
                        f"{len(inputs.catalog.controls)} controls")
         with step(f"fit {cfg.model.name}"):
             fitted = fit_model(inputs, estimator, indicators)
+        example_cells = inputs.cells.head(5).copy()      # the MLflow Model's input example, raw indicators
+        inputs = inputs.without_cell_columns([i.name for i in indicators])    # the checks read the standardised
         thresholds = class_thresholds(fitted, inputs.cells, rule)
         audit = run_audit(inputs, fitted, thresholds, rule.base_year, cfg.checks, export_dir, gate_result,
                           model_version=cfg.export.model_version, progress=lambda name: say("check", name))
@@ -218,7 +221,7 @@ def run_experiment(cfg: LbmConfig, resolved: dict | None = None) -> Path:
                                      seed=cfg.seed, provenance=provenance, thresholds=thresholds, audit=audit,
                                      publish=False)
             if run:
-                version = log_tracked_run(cfg, resolved, inputs, fitted, content, staged, audit, sweep)
+                version = log_tracked_run(cfg, resolved, inputs, fitted, content, staged, audit, sweep, example_cells)
                 if version:
                     say("registered", f"{cfg.tracking.registered_model} version {version} (run {run.info.run_id}); "
                                       f"promote it with: lbm promote {run.info.run_id} --alias champion")

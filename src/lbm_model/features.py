@@ -14,23 +14,39 @@ from lbm_model.transforms import Standardisation, fit_standardisation, transform
 
 def fit_standardisations(cells: pd.DataFrame, indicators: tuple[Indicator, ...] | list[Indicator]) -> dict[str, Standardisation]:
     """Standardisation constants of each transformed indicator over all cell-year rows."""
-    constants = {}
-    for ind in indicators:
-        try:
-            constants[ind.name] = fit_standardisation(transform_values(cells[ind.name].to_numpy(), ind.transform))
-        except ValueError as exc:
-            from lbm_model.errors import ContractError
+    return {ind.name: _fitted_constants(ind, transform_values(cells[ind.name].to_numpy(), ind.transform))
+            for ind in indicators}
 
-            raise ContractError(f"cells: column '{ind.name}': {exc}; expected an indicator that varies across cells.") from None
-    return constants
+
+def _fitted_constants(ind: Indicator, transformed: np.ndarray) -> Standardisation:
+    try:
+        return fit_standardisation(transformed)
+    except ValueError as exc:
+        from lbm_model.errors import ContractError
+
+        raise ContractError(f"cells: column '{ind.name}': {exc}; expected an indicator that varies across cells.") from None
 
 
 def standardised_indicators(cells: pd.DataFrame, indicators: tuple[Indicator, ...] | list[Indicator],
                             constants: dict[str, Standardisation]) -> pd.DataFrame:
-    """Transformed and standardised indicator values, one column per indicator, cells' index."""
-    data = {ind.name: constants[ind.name].apply(transform_values(cells[ind.name].to_numpy(), ind.transform))
-            for ind in indicators}
-    return pd.DataFrame(data, index=cells.index)
+    """Transformed and standardised indicator values, one column per indicator, cells' index.
+
+    The frame holds one column-major float64 block, so ``.to_numpy()`` is a view (no copy of the
+    cells x indicators matrix) and each column is contiguous."""
+    return standardise(cells, indicators, constants)[1]
+
+
+def standardise(cells: pd.DataFrame, indicators: tuple[Indicator, ...] | list[Indicator],
+                constants: dict[str, Standardisation] | None = None) -> tuple[dict[str, Standardisation], pd.DataFrame]:
+    """(constants, standardised values) in one pass over the columns, each transformed once; the constants
+    are fitted over all cell-year rows unless given. The values as in :func:`standardised_indicators`."""
+    values = np.empty((len(cells), len(indicators)), order="F")
+    fitted = {}
+    for j, ind in enumerate(indicators):
+        transformed = transform_values(cells[ind.name].to_numpy(), ind.transform)
+        fitted[ind.name] = constants[ind.name] if constants is not None else _fitted_constants(ind, transformed)
+        values[:, j] = fitted[ind.name].apply(transformed)
+    return fitted, pd.DataFrame(values, index=cells.index, columns=[ind.name for ind in indicators], copy=False)
 
 
 def training_ranges(cells: pd.DataFrame, indicators: tuple[Indicator, ...] | list[Indicator]) -> dict[str, tuple[float, float]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 import warnings
@@ -24,6 +25,12 @@ class Inputs:
     paths: dict[str, str]
     sha256: dict[str, str]
     transactions: pd.DataFrame | None = None   # sold dwellings (the behaviour model's data), when given
+
+    def without_cell_columns(self, names: list[str]) -> "Inputs":
+        """The same inputs without the cells' columns ``names`` (the other columns are shared, not copied):
+        once the model indicators are standardised, the raw columns are dead weight through the checks
+        (2.4 GB at nl scale)."""
+        return dataclasses.replace(self, cells=self.cells.drop(columns=list(names)))
 
     @property
     def fingerprint(self) -> str:

@@ -24,8 +24,7 @@ from lbm_model.errors import ContractError, LbmError
 from lbm_model.estimators.base import LbmEstimator
 from lbm_model.estimators.results import FitResults
 from lbm_model.frozen import DRAWS_FIELD, INTERVAL_FIELD, MODEL_FILE, frozen_bytes
-from lbm_model.features import (EstimationData, estimation_data, fit_standardisations, standardised_indicators,
-                                training_ranges, transaction_data)
+from lbm_model.features import EstimationData, estimation_data, standardise, training_ranges, transaction_data
 from lbm_model.inputs import Inputs
 from lbm_model.transforms import Standardisation
 
@@ -53,10 +52,17 @@ class FittedModel:
         """What the fit produced (the one object freeze, checks and tracking read)."""
         return self.estimator.results
 
+    def indicator_matrix(self) -> np.ndarray:
+        """The standardised model indicators of every training cell-year (cells x indicators, in the order
+        of ``indicators``): a view of ``standardised`` where it is one block, never a second copy kept."""
+        names = [i.name for i in self.indicators]
+        frame = self.standardised if list(self.standardised.columns) == names else self.standardised[names]
+        return frame.to_numpy(float)
+
     def cell_scores(self) -> np.ndarray:
         """Total score of every training cell-year in judgement points."""
         weights = self.results.judgement_weights.reindex([i.name for i in self.indicators]).to_numpy()
-        return self.standardised.to_numpy() @ weights
+        return self.indicator_matrix() @ weights
 
 
 def select_indicators(inputs: Inputs, exclude: list[str] | None = None, candidates: bool = False
@@ -80,17 +86,21 @@ def select_indicators(inputs: Inputs, exclude: list[str] | None = None, candidat
     return chosen
 
 
-def fit_model(inputs: Inputs, estimator, indicators: tuple[Indicator, ...], adjust: list[str] | None = None) -> FittedModel:
+def fit_model(inputs: Inputs, estimator, indicators: tuple[Indicator, ...], adjust: list[str] | None = None,
+              prepared: FittedModel | None = None) -> FittedModel:
     """Standardise, join respondents to cells and fit ``estimator``.
 
     ``adjust`` names cell columns (e.g. composition) that enter as controls, never as terms.
+    ``prepared``: an earlier fit on the same inputs and indicators whose standardisation and
+    standardised cells are reused (a refit such as the proxy audit's; no second cells-sized matrix).
     """
-    constants = fit_standardisations(inputs.cells, indicators)
-    standardised = standardised_indicators(inputs.cells, indicators, constants)
+    if prepared is not None and prepared.indicators == tuple(indicators):
+        constants, standardised = prepared.standardisation, prepared.standardised
+    else:
+        constants, standardised = standardise(inputs.cells, indicators)
     adjust_frame = None
     if adjust:
-        adjust_inds = [inputs.catalog.by_name(n) for n in adjust]
-        adjust_frame = standardised_indicators(inputs.cells, adjust_inds, fit_standardisations(inputs.cells, adjust_inds))
+        adjust_frame = standardise(inputs.cells, [inputs.catalog.by_name(n) for n in adjust])[1]
     if getattr(estimator, "uses_expected_signs", False) and estimator.get_params().get("sign_constraints"):
         estimator.set_params(expected_signs={i.name: int(i.expected_sign) for i in indicators})
     fits_on = getattr(estimator, "fits_on", "survey")

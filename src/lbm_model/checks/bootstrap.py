@@ -26,6 +26,7 @@ Statistics 28, 449-481.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -51,13 +52,14 @@ class BootstrapConfig:
 
     ``method``: ``fixed_hessian`` (from the full-sample estimate, Newton steps with the replicate's
     Hessian held fixed to the replicate's maximum, for families that offer it; others refit) or
-    ``refit`` (a warm-started refit per replicate). ``n_jobs`` applies to refits.
+    ``refit`` (a warm-started refit per replicate). ``n_jobs``: replicates at once (threads for the
+    fixed-Hessian method, worker processes for refits; -1: every core); the draws do not depend on it.
     """
 
     method: str = "fixed_hessian"
     replicates: int = 99
     level: float = 0.9
-    n_jobs: int = 1
+    n_jobs: int = -1
     rank_width_warn: float = 0.25
     rank_width_fail: float = 0.5
 
@@ -111,7 +113,7 @@ def _buurt_ranker(ctx: CheckContext):
     codes, inverse = np.unique(cells["buurt_code"].to_numpy()[base].astype(str), return_inverse=True)
     totals = np.bincount(inverse, weights=hh, minlength=len(codes))
     keep = totals >= ctx.config.disclosure.min_households
-    values = ctx.fitted.standardised[ctx.indicator_names].to_numpy(float)[base]
+    values = ctx.fitted.indicator_matrix()[base]
 
     def rank(weights: np.ndarray) -> np.ndarray:
         score = np.bincount(inverse, weights=(values @ weights) * hh, minlength=len(codes))[keep] / totals[keep]
@@ -134,29 +136,38 @@ def fixed_hessian_replicates(ctx: CheckContext) -> np.ndarray:
     cfg = ctx.config.cluster_bootstrap
     codes_text, codes = np.unique(ctx.data.cluster.astype(str), return_inverse=True)
     counts = replicate_counts(len(codes_text), ctx.config.seed, cfg.replicates)
-    draws = track(ctx.estimator.fixed_hessian_bootstrap(ctx.data, codes, counts), cfg.replicates,
-                          "cluster bootstrap (fixed-Hessian Newton)")
+    draws = track(ctx.estimator.fixed_hessian_bootstrap(ctx.data, codes, counts, n_jobs=worker_count(cfg.n_jobs)),
+                  cfg.replicates, "cluster bootstrap (fixed-Hessian Newton)")
     return pd.DataFrame(list(draws), columns=list(ctx.estimator.feature_names_in_)).reindex(
         columns=ctx.indicator_names).to_numpy(float)
+
+
+def worker_count(n_jobs: int) -> int:
+    """``n_jobs`` with -1 meaning every core."""
+    return (os.cpu_count() or 1) if n_jobs == -1 else n_jobs
 
 
 def run_replicates(ctx: CheckContext) -> np.ndarray:
     """Replicate judgement weights (replicates x indicators) by refits, with a progress bar and ETA on a terminal.
 
-    With ``n_jobs`` > 1 the replicates run in joblib worker processes; each fit then uses one
-    BLAS thread (OrdinalLogit.BLAS_THREADS), so two workers fill two cores without oversubscribing.
+    With ``n_jobs`` > 1 the replicates run in joblib threads (no copy of the data per worker; the
+    products release the GIL) under one BLAS thread each, so two workers fill two cores without
+    oversubscribing; results come back in replicate order.
     """
+    from joblib import Parallel, delayed
+    from threadpoolctl import threadpool_limits
+
     cfg = ctx.config.cluster_bootstrap
     codes_text, codes = np.unique(ctx.data.cluster.astype(str), return_inverse=True)
     args = (ctx.estimator, ctx.data, ctx.indicator_names, codes, len(codes_text), ctx.config.seed)
-    if cfg.n_jobs == 1:
-        draws = (fit_replicate(*args, b) for b in range(cfg.replicates))
-    else:
-        from joblib import Parallel, delayed
-
-        draws = Parallel(n_jobs=cfg.n_jobs, return_as="generator")(
-            delayed(fit_replicate)(*args, b) for b in range(cfg.replicates))
-    return np.array(list(track(draws, cfg.replicates, "cluster bootstrap refits")))
+    n_jobs = worker_count(cfg.n_jobs)
+    with threadpool_limits(limits=1, user_api="blas"):
+        if n_jobs == 1:
+            draws = (fit_replicate(*args, b) for b in range(cfg.replicates))
+        else:
+            draws = Parallel(n_jobs=n_jobs, prefer="threads", return_as="generator")(
+                delayed(fit_replicate)(*args, b) for b in range(cfg.replicates))
+        return np.array(list(track(draws, cfg.replicates, "cluster bootstrap refits")))
 
 
 def cluster_bootstrap(ctx: CheckContext) -> CheckResult:

@@ -87,12 +87,12 @@ class CheckContext:
     @cached_property
     def dimension_scores(self) -> pd.DataFrame:
         """Per training cell-year, the five dimension scores and the total (judgement points)."""
-        weights = self.judgement_weights
-        values = self.fitted.standardised[self.indicator_names].to_numpy(float)
+        weights = self.judgement_weights.to_numpy()
+        values = self.fitted.indicator_matrix()
         out = {}
-        for key in DIMENSION_KEYS:
+        for key in DIMENSION_KEYS:      # the other dimensions' weights zeroed: no copy of the matrix's columns
             mask = np.array([i.dimension == key for i in self.fitted.indicators])
-            out[key] = values[:, mask] @ weights.to_numpy()[mask] if mask.any() else np.zeros(len(values))
+            out[key] = values @ np.where(mask, weights, 0.0) if mask.any() else np.zeros(len(values))
         frame = pd.DataFrame(out, index=self.fitted.standardised.index)
         frame.insert(0, "score", frame.sum(axis=1))
         return frame

@@ -27,6 +27,7 @@ from scipy import sparse, stats
 
 from lbm_model.checks.lisa_kernel import conditional_randomisation
 from lbm_model.checks.moran_kernel import permuted_moran
+from lbm_model.checks.weights import row_standardised
 
 LISA_LABELS = {0: "not significant", 1: "high-high", 2: "low-high", 3: "low-low", 4: "high-low"}
 
@@ -107,10 +108,7 @@ def global_moran(values: np.ndarray, graph, permutations: int, seed: int) -> Mor
 
 def _row_standardised(w) -> sparse.csr_matrix:
     """The weights of a libpysal W or Graph (or a sparse matrix) with every non-empty row summing to one."""
-    W = _sparse(w)
-    sums = np.asarray(W.sum(axis=1)).ravel()
-    scale = np.divide(1.0, sums, out=np.zeros_like(sums), where=sums != 0)
-    return sparse.csr_matrix(sparse.diags(scale) @ W)
+    return row_standardised(_sparse(w))
 
 
 def local_moran(values: np.ndarray, graph, permutations: int, seed: int, alpha: float = 0.05) -> LocalMoranResult:

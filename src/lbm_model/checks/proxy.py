@@ -24,7 +24,7 @@ from lbm_model.checks.evidence import EvidenceWriter
 from lbm_model.checks.result import PASS, WARN, Check, CheckResult, grade, worst
 from lbm_model.classes import N_CLASSES, weighted_quantile
 from lbm_model.errors import ConfigError
-from lbm_model.features import fit_standardisations, standardised_indicators
+from lbm_model.features import standardise
 
 NAME = "proxy_audit"
 
@@ -53,55 +53,75 @@ class ProxyConfig:
             raise ConfigError(f"checks.proxy.r2_threshold={self.r2_threshold}; expected a share between 0 and 1.")
 
 
-def weighted_gram(columns: list[np.ndarray], weight: np.ndarray, chunk: int = 200_000) -> np.ndarray:
-    """Weighted cross-products of [1, columns...] accumulated in row chunks (bounded memory)."""
-    n, k = len(weight), len(columns) + 1
-    gram = np.zeros((k, k))
+@dataclass(frozen=True)
+class CompositionMoments:
+    """Weighted covariances the proxy audit needs: composition with composition and with every outcome, and
+    each outcome's variance (the outcomes' covariances with each other never enter)."""
+
+    s_cc: np.ndarray     # composition x composition
+    s_cy: np.ndarray     # composition x outcomes
+    s_yy: np.ndarray     # outcome variances
+
+
+def composition_moments(composition: np.ndarray, outcome_blocks: list[np.ndarray], weight: np.ndarray,
+                        chunk: int = 200_000) -> CompositionMoments:
+    """Weighted moments of the composition columns (n x c) and the outcomes (blocks of n x m_i, side by side),
+    accumulated in row chunks: bounded memory, and about c / m of the work of the full cross-product matrix."""
+    n, c = composition.shape
+    m = sum(block.shape[1] for block in outcome_blocks)
+    left, squares = np.zeros((c + 1, c + 1 + m)), np.zeros(m)
     for start in range(0, n, chunk):
-        sl = slice(start, start + chunk)
-        block = np.column_stack([np.ones(len(weight[sl]))] + [c[sl] for c in columns])
-        gram += block.T @ (block * weight[sl, None])
-    return gram
+        rows = slice(start, start + chunk)
+        w = weight[rows]
+        design = np.column_stack([np.ones(len(w)), composition[rows]])
+        weighted = design * w[:, None]
+        left[:, :c + 1] += weighted.T @ design
+        offset = c + 1
+        for block in outcome_blocks:
+            part = block[rows]
+            left[:, offset:offset + part.shape[1]] += weighted.T @ part
+            squares[offset - c - 1:offset - c - 1 + part.shape[1]] += np.einsum("i,ij,ij->j", w, part, part)
+            offset += part.shape[1]
+    total = left[0, 0]
+    mean_c, mean_y = left[0, 1:c + 1] / total, left[0, c + 1:] / total
+    return CompositionMoments(s_cc=left[1:, 1:c + 1] / total - np.outer(mean_c, mean_c),
+                              s_cy=left[1:, c + 1:] / total - np.outer(mean_c, mean_y),
+                              s_yy=squares / total - mean_y**2)
 
 
-def r2_and_partials(gram: np.ndarray, n_comp: int) -> tuple[np.ndarray, np.ndarray]:
+def r2_and_partials(moments: CompositionMoments) -> tuple[np.ndarray, np.ndarray]:
     """R-squared of every outcome on the composition columns and the partial correlations.
 
-    ``gram`` holds [1, composition (n_comp), outcomes...]. Returns (r2 per outcome,
-    partial correlation outcomes x composition given the other composition columns).
+    Returns (r2 per outcome, partial correlation outcomes x composition given the other composition columns).
     """
-    total = gram[0, 0]
-    mean = gram[0, 1:] / total
-    cov = gram[1:, 1:] / total - np.outer(mean, mean)
-    s_cc, s_cy, s_yy = cov[:n_comp, :n_comp], cov[:n_comp, n_comp:], np.diag(cov)[n_comp:]
+    s_cc, s_cy, s_yy = moments.s_cc, moments.s_cy, moments.s_yy
+    n_comp = len(s_cc)
     explained = np.einsum("ij,ij->j", s_cy, np.linalg.solve(s_cc, s_cy))
     r2 = np.clip(explained / s_yy, 0.0, 1.0)
     partial = np.zeros((len(s_yy), n_comp))
     for j in range(len(s_yy)):
-        idx = list(range(n_comp)) + [n_comp + j]
-        prec = np.linalg.inv(cov[np.ix_(idx, idx)])
+        cov = np.block([[s_cc, s_cy[:, j:j + 1]], [s_cy[:, j:j + 1].T, np.array([[s_yy[j]]])]])
+        prec = np.linalg.inv(cov)
         partial[j] = -prec[-1, :n_comp] / np.sqrt(prec[-1, -1] * np.diag(prec)[:n_comp])
     return r2, partial
 
 
 def _composition(ctx: CheckContext) -> pd.DataFrame:
     inds = [ctx.inputs.catalog.by_name(n) for n in ctx.composition_names]
-    return standardised_indicators(ctx.inputs.cells, inds, fit_standardisations(ctx.inputs.cells, inds))
+    return standardise(ctx.inputs.cells, inds)[1]
 
 
 def explained_by_composition(ctx: CheckContext) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(per model indicator, per score) R-squared on composition and partial correlations."""
-    comp = _composition(ctx)
     names = ctx.composition_names
     scores = ctx.dimension_scores
     scores = scores.loc[:, scores.std(ddof=0) > 0]      # a dimension without model indicators has no score
     cells = ctx.inputs.cells
     weight = (cells["households"].to_numpy(float) if ctx.config.proxy.weighting == "households"
               else np.ones(len(cells)))
-    outcomes = [ctx.fitted.standardised[n].to_numpy(float) for n in ctx.indicator_names]
-    outcomes += [scores[c].to_numpy(float) for c in scores.columns]
-    gram = weighted_gram([comp[n].to_numpy(float) for n in names] + outcomes, weight)
-    r2, partial = r2_and_partials(gram, len(names))
+    moments = composition_moments(_composition(ctx)[names].to_numpy(float),
+                                  [ctx.fitted.indicator_matrix(), scores.to_numpy(float)], weight)
+    r2, partial = r2_and_partials(moments)
     labels = ctx.indicator_names + [f"score:{c}" for c in scores.columns]
     table = pd.DataFrame({"name": labels, "r2": r2})
     for i, n in enumerate(names):
@@ -141,7 +161,8 @@ def absorbed_effect(ctx: CheckContext) -> tuple[pd.DataFrame, dict[str, float]]:
     from lbm_model.recalibrate import fit_model
 
     estimator = ctx.estimator.refit_clone([*ctx.data.controls.columns, *ctx.composition_names])  # only weights compared
-    refit = fit_model(ctx.inputs, estimator, ctx.fitted.indicators, adjust=ctx.composition_names).results
+    refit = fit_model(ctx.inputs, estimator, ctx.fitted.indicators, adjust=ctx.composition_names,
+                      prepared=ctx.fitted).results
     before = ctx.judgement_weights
     after = refit.judgement_weights.reindex(before.index)
     table = pd.DataFrame({"name": before.index, "weight": before.to_numpy(), "weight_with_composition": after.to_numpy()})

@@ -117,7 +117,7 @@ def _moran_rows(values: pd.Series, xy: np.ndarray, level: str, ctx: CheckContext
     for kind in cfg.weights:
         w = weights[kind] = ctx.spatial_weights(xy, kind, k=cfg.knn_k,
                                                threshold_m=float(cfg.distance_band_m.get(level, 0)) or None)
-        moran = global_moran(values.to_numpy(float)[w.keep], w.graph, permutations, ctx.config.seed)
+        moran = global_moran(values.to_numpy(float)[w.keep], w.sparse, permutations, ctx.config.seed)
         rows.append(MoranRow(level, kind, w.description, w.n, w.n_dropped, moran))
     return rows, weights
 
@@ -141,7 +141,7 @@ def _lisa_evidence(values: pd.Series, w, ctx: CheckContext, ev: EvidenceWriter, 
                                p_sim=lisa.p_sim, lisa_category=category.to_numpy())
     ev.table(table.reset_index(), f"lisa_{what}_buurt.csv")
     z = (values.to_numpy(float) - values.mean()) / values.std(ddof=0)
-    lag = np.asarray(w.graph.lag(z), float)
+    lag = w.lag(z)
     moran_i = float(np.sum(z * lag) / np.sum(z * z))
     note = f"{len(values):,} buurten, {w.description}"
     ev.figure(figures.moran_scatter(z, lag, moran_i, f"Moran scatter plot: buurt {what}", note),
@@ -220,7 +220,7 @@ def _cell_scores(ctx: CheckContext, ev: EvidenceWriter) -> list[MoranRow]:
     rows, weights = _moran_rows(values, xy, "cell", ctx, ctx.config.spatial.score_permutations)
     z = (values.to_numpy() - values.mean()) / values.std(ddof=0)
     w = weights.get("knn") or ctx.spatial_weights(xy, "knn", k=ctx.config.spatial.knn_k)
-    lag = np.asarray(w.graph.lag(z), float)
+    lag = w.lag(z)
     ev.figure(figures.moran_scatter(z, lag, float(z @ lag / (z @ z)), f"Moran scatter plot: cell scores {ctx.base_year}",
                                     f"{len(z):,} inhabited cells, {w.description}"), "moran_scatter_scores_cell.png")
     return rows

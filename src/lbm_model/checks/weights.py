@@ -1,4 +1,4 @@
-"""Spatial weights between points (cell or buurt centres, EPSG:28992 metres) with libpysal.
+"""Spatial weights between points (cell or buurt centres, EPSG:28992 metres): scipy k-d trees, sparse matrices.
 
 Two kinds, chosen in ``checks.spatial.weights``: k nearest neighbours and a binary distance band.
 Both are row-standardised. Points without any neighbour inside a distance band
@@ -9,6 +9,7 @@ rows of zeros.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from scipy import sparse
@@ -20,11 +21,23 @@ KINDS = ("knn", "distance_band")
 class SpatialWeights:
     """Row-standardised weights over the points ``keep`` (positions in the input)."""
 
-    graph: object            # libpysal.graph.Graph, transformed 'r'
-    keep: np.ndarray         # positions of the points that take part
+    sparse: sparse.csr_matrix   # n x n, every row sums to one
+    keep: np.ndarray            # positions of the points that take part
     kind: str
     description: str
     n_input: int
+
+    @cached_property
+    def graph(self):
+        """The same weights as a libpysal Graph (built on first use: esda's local Moran takes one; at
+        hundreds of thousands of cells building it costs seconds the global statistics do not need)."""
+        from libpysal.graph import Graph
+
+        return Graph.from_sparse(self.sparse)
+
+    def lag(self, values: np.ndarray) -> np.ndarray:
+        """The spatial lag: the weighted mean of each point's neighbours' ``values``."""
+        return self.sparse @ np.asarray(values, float)
 
     @property
     def n(self) -> int:
@@ -79,8 +92,6 @@ def build_weights(xy: np.ndarray, kind: str, *, k: int = 8, threshold_m: float |
     k : neighbours per point for ``knn`` (reduced to n - 1 for tiny inputs).
     threshold_m : band radius in metres for ``distance_band``.
     """
-    from libpysal.graph import Graph
-
     xy = np.asarray(xy, dtype=float)
     n = len(xy)
     if n < 3:
@@ -88,9 +99,12 @@ def build_weights(xy: np.ndarray, kind: str, *, k: int = 8, threshold_m: float |
     if kind == "knn":
         k_used = int(min(k, n - 1))
         adjacency = knn_adjacency(xy, k_used)
-        graph = (Graph.from_sparse(adjacency) if adjacency is not None
-                 else Graph.build_knn(xy, k=k_used, coplanar="clique")).transform("r")
-        return SpatialWeights(graph, np.arange(n), kind, f"{k_used} nearest neighbours, row-standardised", n)
+        if adjacency is None:
+            from libpysal.graph import Graph
+
+            adjacency = Graph.build_knn(xy, k=k_used, coplanar="clique").sparse
+        return SpatialWeights(row_standardised(adjacency), np.arange(n), kind,
+                              f"{k_used} nearest neighbours, row-standardised", n)
     if kind == "distance_band":
         if threshold_m is None or threshold_m <= 0:
             raise ValueError("distance_band weights need a positive threshold in metres")
@@ -98,6 +112,14 @@ def build_weights(xy: np.ndarray, kind: str, *, k: int = 8, threshold_m: float |
         keep = np.flatnonzero(np.asarray(adjacency.sum(axis=1)).ravel() > 0)
         if len(keep) < 3:
             raise ValueError(f"a {threshold_m:g} m distance band leaves fewer than 3 connected points")
-        graph = Graph.from_sparse(adjacency[keep][:, keep].tocsr()).transform("r")
-        return SpatialWeights(graph, keep, kind, f"binary distance band {threshold_m:g} m, row-standardised", n)
+        return SpatialWeights(row_standardised(adjacency[keep][:, keep]), keep, kind,
+                              f"binary distance band {threshold_m:g} m, row-standardised", n)
     raise ValueError(f"unknown weights kind {kind!r}; expected one of {', '.join(KINDS)}")
+
+
+def row_standardised(adjacency) -> sparse.csr_matrix:
+    """The weights with every non-empty row summing to one (libpysal's transform 'r')."""
+    W = sparse.csr_matrix(adjacency, dtype=float)
+    sums = np.asarray(W.sum(axis=1)).ravel()
+    scale = np.divide(1.0, sums, out=np.zeros_like(sums), where=sums != 0)
+    return sparse.csr_matrix(sparse.diags(scale) @ W)

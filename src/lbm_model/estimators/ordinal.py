@@ -16,8 +16,11 @@ Threads: BLAS runs single-threaded inside the fit (threadpoolctl, ``BLAS_THREADS
 
 from __future__ import annotations
 
+import copy
 import sys
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
@@ -33,6 +36,14 @@ from lbm_model.estimators.results import Capabilities, FitResults, FitStats, Ord
 # idle 2-core machine, and when another process or the bootstrap's second worker holds the other
 # core a 2-thread BLAS slowed the fit 4-8x (issue 14); parallelism belongs to the replicates instead.
 BLAS_THREADS = 1
+
+# Newton's stopping rules in mean log-likelihood units (the objective's own scale, about 0.7 per respondent).
+# Below RESOLVABLE_GAIN the predicted gain of a step (half the Newton decrement) is within a few thousand
+# rounding errors of the summed log-likelihood, so a line search would compare noise: the full step is taken
+# (the iterate is deep in the quadratic region). Below NEGLIGIBLE_DECREMENT the step moves no estimate
+# beyond about 1e-11, so the fit stops there even when the gradient norm has not reached ``tol``.
+RESOLVABLE_GAIN = 1e-12
+NEGLIGIBLE_DECREMENT = 1e-22
 
 CORRECTIONS = {
     "cluster": "G/(G-1) on the cluster meat (as R's sandwich::vcovCL with cadjust=TRUE, type HC0)",
@@ -99,13 +110,16 @@ class OrdinalLogit(LbmEstimator):
         The proportional-odds log-likelihood is concave in (weights, cut-points) (Pratt 1981), so
         full Newton steps from the start converge quadratically; a step that unorders the cut-points
         or lowers the likelihood is halved. One gradient and one Hessian per iteration, and the
-        Hessian at the optimum is the one the covariance reuses. Stops when the gradient's norm is
-        below ``tol`` (scipy's ``gtol``), after ``max_iter`` iterations, or when no step improves.
+        Hessian at the optimum is the one the covariance reuses. Once a step's predicted gain is below
+        what the summed log-likelihood resolves (``RESOLVABLE_GAIN``) the full step is taken without the
+        line search, as long as the Newton decrement keeps falling. Stops when the gradient's norm is
+        below ``tol`` (scipy's ``gtol``), when the decrement is negligible or stops falling, after
+        ``max_iter`` iterations, or when no step improves.
         """
         scale = weight.sum()
         objective = lambda t: self._loglike(t, design, category, weight) / scale  # noqa: E731
         value = objective(theta)
-        success, message, iteration = False, "maximum number of iterations reached", 0
+        success, message, iteration, previous_slope = False, "maximum number of iterations reached", 0, np.inf
         for iteration in range(1, self.max_iter + 1):
             gradient = self._gradient(theta, design, category, weight) / scale
             if np.linalg.norm(gradient) < self.tol:
@@ -117,6 +131,16 @@ class OrdinalLogit(LbmEstimator):
             except linalg.LinAlgError:
                 step = np.linalg.lstsq(information, gradient, rcond=None)[0]
             rate, slope = 1.0, float(gradient @ step)
+            if slope < NEGLIGIBLE_DECREMENT:
+                success, message, iteration = True, "Newton decrement at rounding level", iteration - 1
+                break
+            if slope < RESOLVABLE_GAIN:        # no Armijo test on rounding noise: the full step, while it helps
+                if slope > previous_slope / 4 or not np.isfinite(full_value := objective(theta + step)):
+                    success, message, iteration = True, "at the optimum to rounding (the decrement stopped falling)", \
+                        iteration - 1
+                    break
+                theta, value, previous_slope = theta + step, full_value, slope
+                continue
             while rate > 1e-10:
                 candidate = theta + rate * step
                 candidate_value = objective(candidate)
@@ -322,19 +346,24 @@ class OrdinalLogit(LbmEstimator):
         return bool(np.max(np.abs(result.jac)) < 1e-6)
 
     def fixed_hessian_bootstrap(self, data, cluster: np.ndarray, counts: np.ndarray, max_steps: int = 100,
-                                step_tol: float = 1e-10) -> Iterator[np.ndarray]:
+                                step_tol: float = 1e-10, n_jobs: int = 1) -> Iterator[np.ndarray]:
         """Judgement weights of cluster-bootstrap replicates without refits, one array per replicate.
 
         ``data`` is the estimation data of this fit, ``cluster`` an integer code per respondent and
         ``counts[b, g]`` how often replicate ``b`` drew cluster ``g``: replicate ``b`` is this fit's
         likelihood with respondent weights ``weight * counts[b, cluster]`` (no resampled copy of
-        the data). Each replicate evaluates its Hessian once, at this fit's estimate, and repeats
-        Newton steps with it held fixed (a chord method; the first step is the one-step bootstrap
-        of Hu and Kalbfleisch 2000) until no parameter moves by more than ``step_tol``: it reaches
-        the replicate's own maximum, as a refit would, for one Hessian and a few gradients, with no
-        line search, covariance or results object. The judgement scale is recomputed over the
-        replicate's respondents. A replicate that does not converge in ``max_steps`` or whose
-        cut-points stop increasing yields NaN (a failed replicate).
+        the data). Each replicate repeats Newton steps from this fit's estimate with one matrix held
+        fixed (a chord method; the first step is the one-step bootstrap of Hu and Kalbfleisch 2000):
+        the full sample's Hessian, computed once for all replicates and scaled to the replicate's total
+        weight, or, when that does not converge, the replicate's own Hessian at this estimate. Steps
+        go on until no parameter moves by more than ``step_tol``: the replicate's own maximum, as a
+        refit would reach it, for a few gradients, with no line search, covariance or results object.
+        The judgement scale is recomputed over the replicate's respondents. A replicate that does not
+        converge in ``max_steps`` with either matrix, or whose cut-points stop increasing, yields NaN
+        (a failed replicate). With ``n_jobs`` > 1 the replicates run in that many threads (the
+        products release the GIL; each thread works on its own shallow copy of this estimator, so
+        scratch buffers are never shared), yielded in replicate order: the draws do not depend on
+        ``n_jobs``.
         """
         results = self.results
         design = np.column_stack([data.indicators[list(self.feature_names_in_)].to_numpy(float),
@@ -344,21 +373,42 @@ class OrdinalLogit(LbmEstimator):
         theta = np.concatenate([results.weights.to_numpy(float), results.control_coefs.to_numpy(float),
                                 np.asarray(results.extras.cutpoints, float)])
         k = design.shape[1]
-        for replicate_counts in counts:
-            weight = np.asarray(data.weight, float) * replicate_counts[cluster]
-            with threadpool_limits(limits=BLAS_THREADS, user_api="blas"):
-                solution = self._chord_newton(theta, design, category, weight, max_steps, step_tol)
-                eta = design @ solution[:k]
+        full_weight = np.asarray(data.weight, float)
+        workers = threading.local()
+
+        def replicate(replicate_counts: np.ndarray) -> np.ndarray:
+            if not hasattr(workers, "estimator"):
+                workers.estimator = copy.copy(self)         # its own _scratch in this thread
+            weight = full_weight * replicate_counts[cluster]
+            shared = full_inverse * (full_weight.sum() / weight.sum())
+            solution = workers.estimator._chord_newton(theta, design, category, weight, max_steps, step_tol, shared)
+            if not np.isfinite(solution).all():
+                solution = workers.estimator._chord_newton(theta, design, category, weight, max_steps, step_tol)
+            eta = design @ solution[:k]
             scale = np.average(_logistic_terms(solution[k:][None, :] - eta[:, None])[1] @ np.diff(levels),
                                weights=weight)
-            yield solution[:self.n_features_in_] * scale
+            return solution[:self.n_features_in_] * scale
 
-    def _chord_newton(self, theta, design, category, weight, max_steps, step_tol) -> np.ndarray:
-        """Maximise the weighted log-likelihood from ``theta`` with the Hessian at ``theta`` (NaN if it fails)."""
+        with threadpool_limits(limits=BLAS_THREADS, user_api="blas"):
+            try:
+                full_inverse = np.linalg.inv(-self._hessian(theta, design, category, full_weight))
+            except np.linalg.LinAlgError:
+                full_inverse = np.full((len(theta), len(theta)), np.nan)     # every replicate uses its own
+            if n_jobs == 1:
+                yield from map(replicate, counts)
+                return
+            with ThreadPoolExecutor(max_workers=n_jobs) as pool:
+                yield from pool.map(replicate, counts)
+
+    def _chord_newton(self, theta, design, category, weight, max_steps, step_tol,
+                      inverse_information: np.ndarray | None = None) -> np.ndarray:
+        """Maximise the weighted log-likelihood from ``theta`` by Newton steps with one matrix held fixed:
+        ``inverse_information``, or the inverse of the Hessian at ``theta`` (NaN if it fails)."""
         k = design.shape[1]
         self._scratch = {}
         try:
-            inverse_information = np.linalg.inv(-self._hessian(theta, design, category, weight))
+            if inverse_information is None:
+                inverse_information = np.linalg.inv(-self._hessian(theta, design, category, weight))
             for _ in range(max_steps):
                 with np.errstate(all="ignore"):
                     step = inverse_information @ self._gradient(theta, design, category, weight)
