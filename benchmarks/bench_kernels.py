@@ -232,10 +232,34 @@ def bench_score_command(sizes: list[int], repeats: int, work: Path) -> list[dict
         rows.append({"cells": n, "input_gb": input_gb, "parquet_gb": cells.stat().st_size / 1e9,
                      "seconds": statistics.median(r[0] for r in runs), "peak_gb": statistics.median(r[1] for r in runs),
                      "whole_seconds": statistics.median(r[0] for r in whole),
-                     "whole_peak_gb": statistics.median(r[1] for r in whole)})
+                     "whole_peak_gb": statistics.median(r[1] for r in whole),
+                     **score_phases(work / "model", cells, work / "scores-phases.parquet", repeats)})
         print(f"[bench] lbm score {n:,}: {rows[-1]}", file=sys.stderr, flush=True)
         cells.unlink()
     return rows
+
+
+def score_phases(model: Path, cells: Path, out: Path, repeats: int) -> dict:
+    """In this process, medians: reading the record batches ``lbm score`` reads (Arrow to pandas, nothing else),
+    ``score_parquet`` (that reading plus validation, range counts, scoring and area codes) and writing its result."""
+    import pyarrow.parquet as pq
+
+    from lbm_model.dimensions import CELL_COLUMNS
+    from lbm_model.scoring import BATCH_ROWS, READ_BUFFER_BYTES, CompiledScorer, score_parquet
+
+    scorer = CompiledScorer.load(model)
+    columns = [*CELL_COLUMNS, *scorer.names]
+
+    def read_only() -> None:
+        reader = pq.ParquetFile(cells, pre_buffer=False, buffer_size=READ_BUFFER_BYTES)
+        for batch in reader.iter_batches(batch_size=BATCH_ROWS, columns=columns):
+            batch.to_pandas()
+
+    score_parquet(scorer, cells)                    # compile or load the kernel, warm the page cache
+    scored = score_parquet(scorer, cells)
+    return {"read_s": median_seconds(read_only, repeats),
+            "score_parquet_s": median_seconds(lambda: score_parquet(scorer, cells), repeats),
+            "write_s": median_seconds(lambda: scored.to_parquet(out, index=False), repeats)}
 
 
 # --- ordinal fit and bootstrap -----------------------------------------------------------------------------
@@ -324,6 +348,13 @@ def render(scorer: list[dict], score_command: list[dict], fits: list[dict], boot
         lines += [f"| {r['cells']:,} | {r['input_gb']:.2f} | {r['parquet_gb']:.2f} | {r['seconds']:.1f} | "
                   f"{r['peak_gb']:.2f} | {r['peak_gb'] / r['input_gb']:.2f} | {r['whole_seconds']:.1f} | "
                   f"{r['whole_peak_gb']:.2f} |" for r in score_command]
+        lines += ["", "Where the time goes, in one process (medians): reading the record batches alone (Arrow to pandas), "
+                  "everything else `score_parquet` does (validation, range counts, the fused kernel, area codes: its time "
+                  "minus the reading) and writing the scores. Target: everything else faster than the reading.", "",
+                  "| cells | Parquet read (s) | validation + range counts + scoring + codes (s) | that / read | write (s) |",
+                  "| ---: | ---: | ---: | ---: | ---: |"]
+        lines += [f"| {r['cells']:,} | {r['read_s']:.2f} | {r['score_parquet_s'] - r['read_s']:.2f} | "
+                  f"{(r['score_parquet_s'] - r['read_s']) / r['read_s']:.2f} | {r['write_s']:.2f} |" for r in score_command]
         lines += ["", f"Fitted exponents: time k = {exponent([r['cells'] for r in score_command], [r['seconds'] for r in score_command]):.2f}, "
                   f"peak memory k = {exponent([r['cells'] for r in score_command], [r['peak_gb'] for r in score_command]):.2f}.", ""]
     lines += ["### Ordinal fit (buurt-clustered errors) against one normal-equations solve on the same design", "",

@@ -206,8 +206,8 @@ def _with_probabilities(scorer: CompiledScorer, cells: pd.DataFrame, scores: pd.
 
 def _with_areas(scores: pd.DataFrame, cells: pd.DataFrame) -> pd.DataFrame:
     """``scores`` with the households and area codes that aggregation needs."""
-    return scores.assign(households=cells["households"].to_numpy(),
-                         **{f"{level}_code": cells[f"{level}_code"].to_numpy() for level in AREA_LEVELS})
+    return scores.assign(households=cells["households"].to_numpy(),     # the codes' own arrays: no round trip
+                         **{f"{level}_code": cells[f"{level}_code"].array for level in AREA_LEVELS})  # via Python str
 
 
 def score_parquet(scorer: CompiledScorer, path: str | Path, years: list[int] | None = None, *,
