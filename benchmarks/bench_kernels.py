@@ -1,15 +1,18 @@
 """Kernels against their peers and limits, measured in the same run: scorer, lbm score, ordinal fit, bootstrap.
 
     .venv/bin/python benchmarks/bench_kernels.py [--cells 10000,100000,1000000] [--respondents 10000,50000,180000]
-                                                 [--update BENCHMARKS.md]
+        [--statsmodels-respondents 10000,50000] [--moran-cells 100000,450000] [--update BENCHMARKS.md]
 
 Every figure is the median of ``--repeats`` runs; ratios compare figures from this run only.
 Scorer: the fused compiled pass (lbm_model.score_kernel) beside a parallel read of the same
 float32 matrix (the memory-bandwidth floor), numpy's float32 matrix-vector product and the
-previous per-indicator numpy scorer and onnxruntime running ``lbm export-onnx``'s graph. ``lbm score``: wall time and peak memory (max RSS of the
+previous per-indicator numpy scorer, a pandas + scikit-learn pipeline (up to 1,000,000 cells) and onnxruntime
+running ``lbm export-onnx``'s graph, each peer with its largest difference from the kernel. ``lbm score``: wall time and peak memory (max RSS of the
 process) of the real command on synthetic Parquet files, beside the float32 size of the input.
 Ordinal fit: OrdinalLogit with buurt-clustered errors beside one weighted normal-equations solve
-on the same design (one BLAS thread for both). Bootstrap: seconds per replicate by refit and by
+on the same design (one BLAS thread for both), and statsmodels' OrderedModel (clustered errors, unweighted:
+it takes no case weights) beside ours on the same subsample. Global Moran's I: esda.Moran with its own
+999 permutations beside lbm_model.checks.moran.global_moran on the same weights. Bootstrap: seconds per replicate by refit and by
 the fixed-Hessian method on the same draws. ``--update`` replaces this section of the file.
 """
 
@@ -91,6 +94,43 @@ def previous_scorer(model: dict, block: np.ndarray) -> np.ndarray:
     return np.searchsorted(model["thresholds"], total, side="right") + 1
 
 
+PEER_MAX_CELLS = 1_000_000     # the previous scorer and the pandas + scikit-learn pipeline run up to here
+
+
+def transform_indicators(frame: pd.DataFrame, log1p: np.ndarray, sqrt: np.ndarray) -> np.ndarray:
+    """The pipeline's first step: float64 values with log1p or sqrt applied to the indicators that use them."""
+    values = frame.to_numpy(np.float64, copy=True)
+    values[:, log1p] = np.log1p(values[:, log1p])
+    values[:, sqrt] = np.sqrt(values[:, sqrt])
+    return values
+
+
+def sklearn_pipeline(model: dict):
+    """A scikit-learn Pipeline whose predict gives the 5 dimension scores: the transforms, then a LinearRegression
+    with coef_ = each dimension's slopes (zero elsewhere) and intercept_ = the sum of its offsets (set, not fitted)."""
+    from sklearn.linear_model import LinearRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    p = len(model["slope"])
+    dimension = np.asarray(model["dimension_index"])
+    regression = LinearRegression()
+    regression.coef_ = np.where(dimension[None, :] == np.arange(len(DIMENSION_KEYS))[:, None], model["slope"], 0.0)
+    regression.intercept_ = np.bincount(dimension, weights=model["offset"], minlength=len(DIMENSION_KEYS))
+    regression.n_features_in_ = p
+    transforms = np.asarray(model["transforms"])
+    step = FunctionTransformer(transform_indicators, kw_args={"log1p": np.flatnonzero(transforms == "log1p"),
+                                                              "sqrt": np.flatnonzero(transforms == "sqrt")})
+    return make_pipeline(step, regression)
+
+
+def pipeline_scorer(model: dict, pipeline, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Score, class and range counts per indicator of a cells x indicators DataFrame with pandas and the pipeline."""
+    outside = (frame.lt(model["train_min"], axis=1) | frame.gt(model["train_max"], axis=1)).sum().to_numpy()
+    score = pipeline.predict(frame).sum(axis=1)
+    return score, np.searchsorted(model["thresholds"], score, side="right") + 1, outside
+
+
 def onnx_session(model: dict):
     """An onnxruntime session of ``lbm export-onnx``'s graph for ``model`` (float32 input, both cores)."""
     import onnxruntime as ort
@@ -115,6 +155,19 @@ def onnx_scores(session, by_row: np.ndarray, rows: int = 131_072) -> np.ndarray:
                            for start in range(0, len(by_row), rows)])
 
 
+def pipeline_peer(model: dict, block: np.ndarray, by_row: np.ndarray, args: tuple, repeats: int) -> dict:
+    """Seconds of the pandas + scikit-learn pipeline on a DataFrame of the same float32 values, and how far its
+    scores, classes and range counts are from the fused kernel's."""
+    frame = pd.DataFrame(by_row, columns=[f"ind_{j:02d}" for j in range(by_row.shape[1])], copy=False)
+    pipeline = sklearn_pipeline(model)
+    seconds = median_seconds(lambda: pipeline_scorer(model, pipeline, frame), repeats)
+    score, classes, outside = pipeline_scorer(model, pipeline, frame)
+    _, kernel_score, kernel_classes, kernel_outside = fused_score(block, *args)
+    return {"pipeline": seconds, "pipeline_max_difference": float(np.max(np.abs(score - kernel_score))),
+            "pipeline_classes_differing": int((classes != kernel_classes).sum()),
+            "pipeline_range_counts_equal": bool(np.array_equal(outside, kernel_outside))}
+
+
 def bench_scorer(sizes: list[int], repeats: int) -> list[dict]:
     rng = np.random.default_rng(0)
     model = random_model(rng, N_INDICATORS)
@@ -131,7 +184,9 @@ def bench_scorer(sizes: list[int], repeats: int) -> list[dict]:
                "read": median_seconds(lambda: parallel_read(block), repeats),
                "matvec": median_seconds(lambda: by_row @ weights, repeats),
                "fused": median_seconds(lambda: fused_score(block, *args), repeats)}
-        row["previous"] = median_seconds(lambda: previous_scorer(model, block), repeats) if n <= 1_000_000 else None
+        row["previous"] = median_seconds(lambda: previous_scorer(model, block), repeats) if n <= PEER_MAX_CELLS else None
+        if n <= PEER_MAX_CELLS:
+            row |= pipeline_peer(model, block, by_row, args, repeats)
         session = onnx_session(model)
         row["onnx"] = median_seconds(lambda: onnx_scores(session, by_row), repeats)
         onnx_score = onnx_scores(session, by_row)
@@ -294,6 +349,85 @@ def bench_fit(sizes: list[int], repeats: int) -> list[dict]:
     return rows
 
 
+STATSMODELS_GTOL = 1e-8    # BFGS stops when the mean log-likelihood's gradient is below this (scipy's default 1e-5
+                           # left slopes about 1e-5 from the optimum on 3,000 x 101)
+
+
+def bench_statsmodels(sizes: list[int], repeats: int, statsmodels_repeats: int) -> list[dict]:
+    """statsmodels' OrderedModel (logit, BFGS on numerical gradients, numerical Hessian, buurt-clustered errors)
+    beside OrdinalLogit on the same unweighted subsample: seconds, convergence and the largest differences."""
+    from statsmodels.miscmodels.ordinal_model import OrderedModel
+
+    from lbm_model.estimators import OrdinalLogit
+
+    rows = []
+    for n in sizes:
+        X, y, controls, _, groups = survey_like(n, 100, np.random.default_rng(4))
+        exog = np.column_stack([X.to_numpy(), controls.to_numpy()])        # indicators + the control, no constant
+
+        def statsmodels_fit():
+            return OrderedModel(y, exog, distr="logit").fit(method="bfgs", maxiter=5000, gtol=STATSMODELS_GTOL,
+                                                            disp=False, cov_type="cluster", cov_kwds={"groups": groups})
+
+        def ours_fit():
+            return OrdinalLogit().fit(X, y, controls=controls, groups=groups).results_
+
+        times = []
+        for _ in range(statsmodels_repeats):
+            started = time.perf_counter()
+            reference = statsmodels_fit()
+            times.append(time.perf_counter() - started)
+        ours = ours_fit()
+        slopes = np.concatenate([ours.weights.to_numpy(), ours.control_coefs.to_numpy()])
+        k = exog.shape[1] + len(np.unique(y)) - 1
+        # statsmodels' CRV1 multiplies the covariance by (N-1)/(N-K) on top of G/(G-1), which ours applies alone
+        reference_se = np.asarray(reference.bse[:X.shape[1]]) / np.sqrt((n - 1) / (n - k))
+        ours_se = ours.uncertainty.standard_errors.to_numpy()
+        row = {"respondents": n, "parameters": k, "statsmodels": statistics.median(times),
+               "ours": median_seconds(ours_fit, repeats),
+               "converged": bool(reference.mle_retvals["converged"]), "iterations": int(reference.mle_retvals["gcalls"]),
+               "slope_max_difference": float(np.max(np.abs(np.asarray(reference.params[:len(slopes)]) - slopes))),
+               "se_max_relative_difference": float(np.max(np.abs(reference_se / ours_se - 1)))}
+        rows.append(row)
+        print(f"[bench] statsmodels OrderedModel {n:,}: {row}", file=sys.stderr, flush=True)
+    return rows
+
+
+def bench_esda_moran(sizes: list[int], repeats: int, permutations: int = 999) -> list[dict]:
+    """esda.Moran with its own permutations beside global_moran on the same 8-nearest-neighbour weights."""
+    import esda
+
+    from lbm_model.checks.moran import global_moran
+    from lbm_model.checks.weights import build_weights
+
+    def esda_moran(values, weights, seed: int = 0):
+        state = np.random.get_state()          # esda permutes with numpy's global generator
+        np.random.seed(seed)
+        try:
+            return esda.Moran(values, weights.graph, transformation="r", permutations=permutations)
+        finally:
+            np.random.set_state(state)
+
+    rng = np.random.default_rng(5)
+    rows = []
+    for n in sizes:
+        xy = rng.uniform(0, 100.0 * np.sqrt(4 * n), (n, 2))
+        values = np.sin(xy[:, 0] / 20_000) + rng.normal(size=n)
+        weights = build_weights(xy, "knn", k=8)
+        warm = build_weights(xy[:200], "knn", k=8)
+        esda_moran(values[:200], warm), global_moran(values[:200], warm.sparse, 9, 0)    # warm both
+        weights.graph                                                                   # built once, outside the timing
+        reference, ours = esda_moran(values, weights), global_moran(values, weights.sparse, permutations, 0)
+        row = {"cells": n, "esda": median_seconds(lambda: esda_moran(values, weights), repeats),
+               "ours": median_seconds(lambda: global_moran(values, weights.sparse, permutations, 0), repeats),
+               "I_difference": abs(float(reference.I) - ours.I), "z_difference": abs(float(reference.z_norm) - ours.z_norm),
+               "I": ours.I, "z_norm": ours.z_norm, "esda_p_sim": float(reference.p_sim), "ours_p_sim": ours.p_sim,
+               "esda_z_sim": float(reference.z_sim), "ours_z_sim": ours.z_sim}
+        rows.append(row)
+        print(f"[bench] esda Moran {n:,}: {row}", file=sys.stderr, flush=True)
+    return rows
+
+
 def bench_bootstrap(n: int, replicates: int) -> dict:
     from lbm_model.checks.bootstrap import fit_replicate, replicate_counts
     from lbm_model.estimators import OrdinalLogit
@@ -318,7 +452,65 @@ def bench_bootstrap(n: int, replicates: int) -> dict:
 
 
 # --- report ----------------------------------------------------------------------------------------------
-def render(scorer: list[dict], score_command: list[dict], fits: list[dict], bootstrap: dict, repeats: int) -> str:
+def pipeline_lines(scorer: list[dict]) -> list[str]:
+    """The pandas + scikit-learn table, from the scorer rows where the pipeline ran."""
+    peers = [r for r in scorer if "pipeline" in r]
+    if not peers:
+        return []
+    lines = ["pandas + scikit-learn against the fused kernel, same float32 values as a cells x indicators DataFrame: "
+              "pandas range counts per indicator, then a Pipeline (FunctionTransformer applying each indicator's "
+              "none/log1p/sqrt in float64, LinearRegression with coef_ and intercept_ set to the dimensions' slopes "
+              "and summed offsets), total = sum of the 5 predictions, class by np.searchsorted on the thresholds. "
+              f"Not run above {PEER_MAX_CELLS:,} cells (as the previous scorer).", "",
+              "| cells | pandas + scikit-learn (s) | fused kernel (s) | pipeline / kernel | max abs score difference "
+              "| classes differing | range counts equal |", "| ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
+    lines += [f"| {r['cells']:,} | {r['pipeline']:.4f} | {r['fused']:.4f} | {r['pipeline'] / r['fused']:.1f}x | "
+              f"{r['pipeline_max_difference']:.1e} | {r['pipeline_classes_differing']} | "
+              f"{'yes' if r['pipeline_range_counts_equal'] else 'NO'} |" for r in peers]
+    return [*lines, ""]
+
+
+def statsmodels_lines(statsmodels: list[dict], repeats: int, statsmodels_repeats: int) -> list[str]:
+    """The OrderedModel table."""
+    if not statsmodels:
+        return []
+    lines = ["### Ordinal fit against statsmodels' OrderedModel on a subsample", "",
+              "Same design (100 indicators + 1 control, no constant: OrderedModel refuses one), same buurt clusters, "
+              "both with clustered standard errors (statsmodels: `fit(method='bfgs', gtol="
+              f"{STATSMODELS_GTOL:g}, cov_type='cluster', cov_kwds={{'groups': ...}})`, numerical gradient and Hessian, "
+              "numpy's default BLAS threads; ours one BLAS thread). "
+              "Unweighted for both: OrderedModel takes no survey weights. OrderedModel parametrises the cut-points "
+              "differently, so the slopes are compared; its standard errors carry an extra (N-1)/(N-K) factor, "
+              f"removed before comparing. statsmodels: {statsmodels_repeats} run(s) per size (minutes each); ours: "
+              f"median of {repeats}.", "",
+              "| respondents | parameters | statsmodels (s) | ours (s) | statsmodels / ours | converged (gradient "
+              "evaluations) | max abs slope difference | max relative SE difference |",
+              "| ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |"]
+    lines += [f"| {r['respondents']:,} | {r['parameters']} | {r['statsmodels']:.1f} | {r['ours']:.3f} | "
+              f"{r['statsmodels'] / r['ours']:.0f}x | {'yes' if r['converged'] else 'NO'} ({r['iterations']}) | "
+              f"{r['slope_max_difference']:.1e} | {r['se_max_relative_difference']:.1e} |" for r in statsmodels]
+    return [*lines, ""]
+
+
+def moran_lines(morans: list[dict]) -> list[str]:
+    """The esda.Moran table."""
+    if not morans:
+        return []
+    lines = ["### Global Moran's I, 999 permutations: esda.Moran against global_moran on the same weights", "",
+              "Random points, 8 nearest neighbours (`build_weights(xy, 'knn', k=8)`: esda gets its `.graph`, ours its "
+              "`.sparse`, both built before timing), the value a west-east trend plus noise. esda permutes with numpy's "
+              "global generator, ours with its own seeded draws: I and the normal-approximation z must agree to "
+              "rounding, the pseudo p-values and z_sim within Monte Carlo error. Both warm (called once before timing).",
+              "", "| cells | esda (s) | ours (s) | esda / ours | abs difference I | abs difference z_norm | p_sim esda "
+              "/ ours | z_sim esda / ours |", "| ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |"]
+    lines += [f"| {r['cells']:,} | {r['esda']:.2f} | {r['ours']:.2f} | {r['esda'] / r['ours']:.1f}x | "
+              f"{r['I_difference']:.1e} | {r['z_difference']:.1e} | {r['esda_p_sim']:.3f} / {r['ours_p_sim']:.3f} | "
+              f"{r['esda_z_sim']:.1f} / {r['ours_z_sim']:.1f} |" for r in morans]
+    return [*lines, ""]
+
+
+def render(scorer: list[dict], score_command: list[dict], fits: list[dict], bootstrap: dict, repeats: int,
+           statsmodels: list[dict] = (), morans: list[dict] = (), statsmodels_repeats: int = 1) -> str:
     load = os.getloadavg()
     lines = [START, "## Kernels against their peers (benchmarks/bench_kernels.py)", "",
              f"Medians of {repeats} runs; ratios compare figures from the same run. Machine: {os.cpu_count()} cores, "
@@ -338,6 +530,7 @@ def render(scorer: list[dict], score_command: list[dict], fits: list[dict], boot
                      f"| {r['onnx'] / r['fused']:.2f} | {r['onnx_max_difference']:.1e} |")
     lines += ["", f"Fitted exponent (time ~ cells^k) of the fused kernel: k = "
               f"{exponent([r['cells'] for r in scorer], [r['fused'] for r in scorer]):.2f}.", ""]
+    lines += pipeline_lines(scorer)
     if score_command:
         lines += ["### `lbm score` end to end (Parquet in record batches, one year, no aggregates)", "",
                   "Beside it, the whole-table path (read_table, then score_cells, then write: how `lbm score` read "
@@ -363,7 +556,9 @@ def render(scorer: list[dict], score_command: list[dict], fits: list[dict], boot
     lines += [f"| {r['respondents']:,} | {r['parameters']} | {r['fit']:.2f} | {r['normal_equations']:.3f} | "
               f"{r['fit'] / r['normal_equations']:.1f}x |" for r in fits]
     lines += ["", f"Fitted exponent of the fit time in respondents: k = "
-              f"{exponent([r['respondents'] for r in fits], [r['fit'] for r in fits]):.2f}.", "",
+              f"{exponent([r['respondents'] for r in fits], [r['fit'] for r in fits]):.2f}.", ""]
+    lines += statsmodels_lines(statsmodels, repeats, statsmodels_repeats) + moran_lines(morans)
+    lines += [
               "### Cluster bootstrap, seconds per replicate on the same draws", "",
               f"{bootstrap['respondents']:,} respondents x 101 parameters, {bootstrap['replicates']} replicates: warm-started "
               f"refit {bootstrap['refit']:.2f} s, fixed-Hessian Newton {bootstrap['fixed_hessian']:.2f} s "
@@ -379,6 +574,10 @@ def main() -> None:
     parser.add_argument("--cells", default="10000,100000,1000000,4000000", help="scorer sizes (cells)")
     parser.add_argument("--score-cells", default="250000,1000000", help="lbm score sizes (cells); empty to skip")
     parser.add_argument("--respondents", default="10000,50000,180000", help="ordinal fit sizes")
+    parser.add_argument("--statsmodels-respondents", default="10000,50000",
+                        help="OrderedModel comparison sizes (respondents); empty to skip")
+    parser.add_argument("--statsmodels-repeats", type=int, default=1, help="runs of OrderedModel per size (minutes each)")
+    parser.add_argument("--moran-cells", default="100000,450000", help="esda.Moran comparison sizes (cells); empty to skip")
     parser.add_argument("--bootstrap-respondents", type=int, default=50_000)
     parser.add_argument("--replicates", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=3)
@@ -390,8 +589,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-kernels-", dir=ROOT) as tmp:
         score_command = bench_score_command(sizes(args.score_cells), args.repeats, Path(tmp))
     fits = bench_fit(sizes(args.respondents), args.repeats)
+    statsmodels = bench_statsmodels(sizes(args.statsmodels_respondents), args.repeats, args.statsmodels_repeats)
+    morans = bench_esda_moran(sizes(args.moran_cells), args.repeats)
     bootstrap = bench_bootstrap(args.bootstrap_respondents, args.replicates)
-    section = render(scorer, score_command, fits, bootstrap, args.repeats)
+    section = render(scorer, score_command, fits, bootstrap, args.repeats, statsmodels, morans, args.statsmodels_repeats)
     publish(section, "bench_kernels", args.out, args.update)
 
 
