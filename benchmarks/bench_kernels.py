@@ -1,7 +1,7 @@
 """Kernels against their peers and limits, measured in the same run: scorer, lbm score, ordinal fit, bootstrap.
 
     .venv/bin/python benchmarks/bench_kernels.py [--cells 10000,100000,1000000] [--respondents 10000,50000,180000]
-        [--statsmodels-respondents 10000,50000] [--moran-cells 100000,450000] [--update BENCHMARKS.md]
+        [--statsmodels-respondents 5000,10000] [--moran-cells 100000,450000] [--update BENCHMARKS.md]
 
 Every figure is the median of ``--repeats`` runs; ratios compare figures from this run only.
 Scorer: the fused compiled pass (lbm_model.score_kernel) beside a parallel read of the same
@@ -574,7 +574,7 @@ def main() -> None:
     parser.add_argument("--cells", default="10000,100000,1000000,4000000", help="scorer sizes (cells)")
     parser.add_argument("--score-cells", default="250000,1000000", help="lbm score sizes (cells); empty to skip")
     parser.add_argument("--respondents", default="10000,50000,180000", help="ordinal fit sizes")
-    parser.add_argument("--statsmodels-respondents", default="10000,50000",
+    parser.add_argument("--statsmodels-respondents", default="5000,10000",
                         help="OrderedModel comparison sizes (respondents); empty to skip")
     parser.add_argument("--statsmodels-repeats", type=int, default=1, help="runs of OrderedModel per size (minutes each)")
     parser.add_argument("--moran-cells", default="100000,450000", help="esda.Moran comparison sizes (cells); empty to skip")
