@@ -95,9 +95,10 @@ def fit_model(inputs: Inputs, estimator, indicators: tuple[Indicator, ...], adju
     standardised cells are reused (a refit such as the proxy audit's; no second cells-sized matrix).
     """
     if prepared is not None and prepared.indicators == tuple(indicators):
-        constants, standardised = prepared.standardisation, prepared.standardised
+        constants, standardised, ranges = prepared.standardisation, prepared.standardised, prepared.ranges
     else:
         constants, standardised = standardise(inputs.cells, indicators)
+        ranges = training_ranges(inputs.cells, indicators)
     adjust_frame = None
     if adjust:
         adjust_frame = standardise(inputs.cells, [inputs.catalog.by_name(n) for n in adjust])[1]
@@ -121,7 +122,7 @@ def fit_model(inputs: Inputs, estimator, indicators: tuple[Indicator, ...], adju
     check_fit_is_finite(estimator.results.judgement_weights, estimator.results.judgement_standard_errors,
                         len(data.response), len(np.unique(data.cluster)))
     return FittedModel(estimator=estimator, indicators=indicators, standardisation=constants,
-                       ranges=training_ranges(inputs.cells, indicators), standardised=standardised, data=data)
+                       ranges=ranges, standardised=standardised, data=data)
 
 
 def _transaction_design(inputs: Inputs, estimator, standardised: pd.DataFrame,
