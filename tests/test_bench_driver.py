@@ -64,6 +64,12 @@ def test_a_failed_step_is_reported_and_the_run_goes_on(driver, tmp_path):
         "world", "fit_nochecks", "score", "verify", "fit_checks", "sweep"}
 
 
+def test_a_run_whose_steps_all_finish_exits_0_whatever_skip_left_out(driver, tmp_path):
+    runner, out = bench(driver, tmp_path, {})
+    assert runner.run() == 0
+    assert "finished: world, fit_nochecks, fit_ols, score, verify, fit_checks, sweep; not run: check_table" in out.read_text()
+
+
 def test_steps_that_need_a_failed_step_are_skipped(driver, tmp_path):
     runner, out = bench(driver, tmp_path, {"world": "import sys; sys.exit(2)"})
     assert runner.run() == 1
