@@ -49,13 +49,14 @@ PUBLISHED_GROUPS_2020 = {"G4": {"onvoldoende_or_lower": 0.11, "zwak_or_lower": 0
                          "G40": {"onvoldoende_or_lower": 0.04, "zwak_or_lower": 0.16, "zeer_goed_or_better": 0.25}}
 # seconds per run on an idle 2-core machine, used when no earlier report recorded its timings. nl: the pipeline from
 # the nl runs of 2026-11-23 (world, score) and the kernels/scaling sections of 2026-11-30 (the Newton ordinal fit,
-# the compiled Moran kernel, the fixed-Hessian bootstrap), the peers from their sections' figures (measured under
+# the compiled Moran kernel, the fixed-Hessian bootstrap; the full-check run after main's 29af81a: about 125 s
+# of fit and checks), the peers from their sections' figures (measured under
 # load, so these are upper bounds), the multilevel family at 30,000 respondents guessed at 250 s, bayes measured
 # at make bench's settings on 2026-11-30 (load 2-4: 177 s samplers + 239 s curve); smoke: the
 # --smoke run on the small world.
 ESTIMATES = {
-    "nl": {"world": 85, "fit_nochecks": 50, "fit_ols": 40, "score": 20, "verify": 2, "fit_checks": 250,
-           "check_table": 10, "onnx": 60, "shares": 30, "kernels": 360, "scaling": 650, "sweep": 120, "hedonic": 220,
+    "nl": {"world": 85, "fit_nochecks": 50, "fit_ols": 40, "score": 20, "verify": 2, "fit_checks": 180,
+           "check_table": 10, "onnx": 60, "shares": 30, "kernels": 400, "scaling": 650, "sweep": 120, "hedonic": 220,
            "families": 1100, "bayes": 420},
     "smoke": {"world": 6, "fit_nochecks": 12, "fit_ols": 9, "score": 3, "verify": 1, "fit_checks": 23,
               "check_table": 3, "onnx": 2, "shares": 1, "kernels": 16, "scaling": 28, "sweep": 140, "hedonic": 12,
