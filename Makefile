@@ -46,8 +46,9 @@ test-fast: install
 params: install
 	$(PY) -c "from dvc.utils.hydra import compose_and_dump; compose_and_dump('params.yaml', None, 'lbm_model.conf', 'pipeline', '.', [])"
 
+# every step's median of 3 runs; the report is rewritten after each step (BENCH_ARGS: e.g. --deadline 13:55 --skip bayes)
 bench: install
-	$(PY) benchmarks/run_benchmarks.py --out BENCHMARKS.md
+	$(PY) benchmarks/run_benchmarks.py --scale nl --repeats 3 --out BENCHMARKS.md $(BENCH_ARGS)
 
 clean:
 	rm -rf exports runs data/world-* mlruns.db mlartifacts

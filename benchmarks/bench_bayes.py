@@ -163,6 +163,8 @@ def main() -> None:
         curve_rows = prior_curve(world, sizes, args.draws) if sizes else []
         section = render(sampler_rows, curve_rows, args.n, args.draws, (load_start[0], os.getloadavg()[0]))
     publish(section, "bench_bayes", args.out, args.update)
+    if any("error" in row for row in sampler_rows):
+        raise SystemExit("bench_bayes: a sampler configuration failed (its row says why)")
 
 
 if __name__ == "__main__":
