@@ -86,3 +86,20 @@ def test_bad_override_and_bad_input_exit_nonzero_and_write_nothing(small_world, 
     assert missing.returncode == 2 and "/nonexistent/cells.parquet: file not found" in missing.stderr
     assert "Traceback" not in missing.stderr
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_every_default_check_runs_inside_lbm_experiment(small_world, tmp_path):
+    """The experiment releases the raw indicator columns after the fit (issue 14, memory); every check that
+    reads the inputs afterwards (the proxy audit's refit, cross-validation, the bootstrap, the spatial checks)
+    must still run there, not only when called on a full CheckContext."""
+    result = run_experiment(tmp_path, small_world, f"export.dir={tmp_path}/export", "tracking.enabled=false",
+                            "checks.spatial.permutations=9", "checks.spatial.lisa_permutations=9",
+                            "checks.spatial.score_permutations=9", "checks.cluster_bootstrap.replicates=3")
+    assert result.returncode == 0, result.stderr
+    checks = json.loads((tmp_path / "export" / "audit.json").read_text())["checks"]
+    assert {c["name"] for c in checks} >= {"proxy_audit", "blocked_cv", "cluster_bootstrap", "residual_autocorrelation",
+                                            "score_autocorrelation", "collinearity"}
+    broken = {c["name"]: c["summary"] for c in checks if "could not run" in c["summary"]}
+    assert not broken
+    proxy = next(c for c in checks if c["name"] == "proxy_audit")
+    assert "absorbed_share" in proxy["metrics"]            # the refit with the composition columns ran
