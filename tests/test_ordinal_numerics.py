@@ -46,17 +46,21 @@ def test_cluster_score_sums_are_the_sandwich_meat_statsmodels_computes():
     assert_allclose(sums.sum(axis=0), model._gradient(theta, design, category, weight), rtol=1e-11, atol=1e-9)
 
 
-def test_the_fit_stops_at_the_maximum_to_rounding():
-    """One more full Newton step from the estimate moves no parameter by more than 1e-9."""
-    rng = np.random.default_rng(10)
-    n, k = 20_000, 12
+def _judgements(rng: np.random.Generator, n: int = 20_000, k: int = 12):
+    """Indicators (array and frame), 1..5 judgements from a proportional-odds logit, survey weights."""
+    import pandas as pd
+
     X = rng.normal(size=(n, k))
     y = np.digitize(X @ rng.normal(0, 0.3, k) + rng.logistic(size=n), [-1.5, -0.3, 0.6, 1.8]) + 1
     weight = rng.uniform(0.5, 1.5, n)
-    import pandas as pd
+    return X, pd.DataFrame(X, columns=[f"x{j}" for j in range(k)]), y, weight
 
-    frame = pd.DataFrame(X, columns=[f"x{j}" for j in range(k)])
-    model = OrdinalLogit().fit(frame, y, sample_weight=weight, groups=rng.integers(0, 900, n))
+
+def test_the_fit_stops_at_the_maximum_to_rounding():
+    """One more full Newton step from the estimate moves no parameter by more than 1e-9."""
+    rng = np.random.default_rng(10)
+    X, frame, y, weight = _judgements(rng)
+    model = OrdinalLogit().fit(frame, y, sample_weight=weight, groups=rng.integers(0, 900, len(y)))
     results = model.results_
     theta = np.concatenate([results.weights.to_numpy(), results.extras.cutpoints])
     category = y - 1
@@ -69,14 +73,7 @@ def test_an_unreachable_gradient_tolerance_stops_at_the_rounding_floor_not_after
     """With tol below what the summed log-likelihood resolves, the Armijo test only compares rounding noise:
     the fit must stop once the Newton decrement stops falling (issue 14: one nl cross-validation fold ran all
     200 iterations, 59 s instead of 0.9 s), at the same estimate as the default tolerance."""
-    import pandas as pd
-
-    rng = np.random.default_rng(11)
-    n, k = 20_000, 12
-    X = rng.normal(size=(n, k))
-    y = np.digitize(X @ rng.normal(0, 0.3, k) + rng.logistic(size=n), [-1.5, -0.3, 0.6, 1.8]) + 1
-    weight = rng.uniform(0.5, 1.5, n)
-    frame = pd.DataFrame(X, columns=[f"x{j}" for j in range(k)])
+    _, frame, y, weight = _judgements(np.random.default_rng(11))
     default = OrdinalLogit(cov_type="nonrobust").fit(frame, y, sample_weight=weight).results_
     strict = OrdinalLogit(cov_type="nonrobust", tol=1e-30).fit(frame, y, sample_weight=weight).results_
     assert strict.fit_stats.converged and strict.fit_stats.iterations <= 12
