@@ -24,7 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
-from scipy import linalg, optimize
+from scipy import linalg, optimize, sparse
 from scipy.linalg import blas
 from scipy.special import expit
 from threadpoolctl import threadpool_limits
@@ -293,20 +293,15 @@ class OrdinalLogit(LbmEstimator):
         return bread @ meat @ bread
 
     def _cluster_score_sums(self, theta, design, category, weight, codes, n_clusters) -> np.ndarray:
-        """Per cluster, the sum of the respondents' weighted scores (clusters x parameters): the weights' part
-        summed over respondents sorted by cluster in the fit's reused design-sized buffer (np.add.reduceat),
-        the cut-points' part by bincounts; the sandwich's meat without an n x p score matrix of its own."""
+        """Per cluster, the sum of the respondents' weighted scores (clusters x parameters): the weights' part as
+        one sparse (clusters x respondents) by dense design product, each cluster's respondents summed in their
+        order; the cut-points' part by bincounts; the sandwich's meat without an n x p score matrix."""
         k, prob, f_up, f_lo, *_ = self._pieces(theta, design, category)
         wA, wB = weight * f_up / prob, weight * f_lo / prob
         n_cuts = len(theta) - k
-        order = np.argsort(codes, kind="stable")
-        sorted_codes = codes[order]
-        starts = np.flatnonzero(np.r_[True, sorted_codes[1:] != sorted_codes[:-1]])
-        scaled = self._work_buffer(design.shape)
-        np.take(design, order, axis=0, out=scaled, mode="clip")      # "clip": unbuffered (the indices are valid)
-        scaled *= (wB - wA)[order, None]
         sums = np.zeros((n_clusters, len(theta)))
-        sums[sorted_codes[starts], :k] = np.add.reduceat(scaled, starts, axis=0)
+        by_cluster = sparse.csr_matrix((wB - wA, (codes, np.arange(len(codes)))), shape=(n_clusters, len(codes)))
+        sums[:, :k] = by_cluster @ design
         for j in range(n_cuts):        # c_j is the upper cut of category j and the lower cut of category j + 1
             sums[:, k + j] = (np.bincount(codes, weights=np.where(category == j, wA, 0.0), minlength=n_clusters)
                               - np.bincount(codes, weights=np.where(category == j + 1, wB, 0.0), minlength=n_clusters))
