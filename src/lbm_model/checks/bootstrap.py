@@ -52,8 +52,8 @@ class BootstrapConfig:
 
     ``method``: ``fixed_hessian`` (from the full-sample estimate, Newton steps with the replicate's
     Hessian held fixed to the replicate's maximum, for families that offer it; others refit) or
-    ``refit`` (a warm-started refit per replicate). ``n_jobs``: replicates at once (threads for the
-    fixed-Hessian method, worker processes for refits; -1: every core); the draws do not depend on it.
+    ``refit`` (a warm-started refit per replicate). ``n_jobs``: replicates at once (in threads, for
+    both methods; -1: every core); the draws do not depend on it.
     """
 
     method: str = "fixed_hessian"
